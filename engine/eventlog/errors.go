@@ -55,6 +55,8 @@ func Errorf(sentinel *Error, format string, args ...any) error {
 // it. It matches [ErrVersionConflict].
 type VersionConflictError struct {
 	StreamID string
+	// Expected is the version the append expected, or -1 when it had no
+	// expectation and lost a race with a concurrent writer of the stream.
 	Expected int64
 	// Actual is the stream's version as seen by the failed append; -1 when
 	// the conflict was detected by a concurrent writer winning the race and
@@ -63,6 +65,9 @@ type VersionConflictError struct {
 }
 
 func (e *VersionConflictError) Error() string {
+	if e.Expected < 0 {
+		return fmt.Sprintf("eventlog: stream version conflict: another writer appended to %q at the same time", e.StreamID)
+	}
 	if e.Actual < 0 {
 		return fmt.Sprintf("eventlog: stream version conflict: %q expected at version %d, another writer appended first", e.StreamID, e.Expected)
 	}

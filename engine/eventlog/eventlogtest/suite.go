@@ -516,18 +516,31 @@ func testFollowResumes(t *testing.T, b Backend) {
 	for i := range 10 {
 		appendOne(t, ctx, s, ev("f", "Tick", i))
 	}
-	follow := func(want int) []eventlog.Event {
+	// follow runs a durable follower until its stored offset reaches want.
+	follow := func(want int64) []eventlog.Event {
 		fctx, cancel := context.WithTimeout(ctx, waitTimeout)
 		defer cancel()
-		var got []eventlog.Event
-		err := eventlog.Follow(fctx, s, eventlog.FollowConfig{Subscriber: "audit", BatchSize: 3}, func(_ context.Context, evs []eventlog.Event) error {
-			got = append(got, evs...)
-			if len(got) >= want {
-				cancel()
-			}
-			return nil
-		})
-		require.ErrorIs(t, err, context.Canceled)
+		var (
+			mu  sync.Mutex
+			got []eventlog.Event
+		)
+		done := make(chan error, 1)
+		go func() {
+			done <- eventlog.Follow(fctx, s, eventlog.FollowConfig{Subscriber: "audit", BatchSize: 3}, func(_ context.Context, evs []eventlog.Event) error {
+				mu.Lock()
+				defer mu.Unlock()
+				got = append(got, evs...)
+				return nil
+			})
+		}()
+		require.Eventually(t, func() bool {
+			off, _, err := s.Offset(ctx, "audit")
+			return err == nil && off == want
+		}, waitTimeout, 5*time.Millisecond)
+		cancel()
+		require.ErrorIs(t, <-done, context.Canceled)
+		mu.Lock()
+		defer mu.Unlock()
 		return got
 	}
 	got := follow(10)
@@ -543,7 +556,7 @@ func testFollowResumes(t *testing.T, b Backend) {
 	for i := range 5 {
 		appendOne(t, ctx, s, ev("f", "Tick", 10+i))
 	}
-	got = follow(5)
+	got = follow(15)
 	require.Len(t, got, 5, "resumes after the stored offset")
 	require.EqualValues(t, 11, got[0].Position)
 

@@ -1,0 +1,86 @@
+package postgres
+
+// queries holds the SQL of one schema, built once.
+type queries struct {
+	appendEvents   string
+	streamVersions string
+	headPosition   string
+	head           string
+	readSealed     string // filters are appended by read
+	readStream     string
+	streamExists   string
+	setOffset      string
+	getOffset      string
+	sealBegin      string
+	sealCursor     string
+	sealCandidates string
+	insertSeals    string
+	updateHead     string
+}
+
+func newQueries(schema string) queries {
+	events, seals, head, offsets := ident(schema, "events"), ident(schema, "seals"), ident(schema, "chain_head"), ident(schema, "offsets")
+	return queries{
+		// One statement per request: the expected versions are checked and
+		// every event inserted, or nothing is. $1 streams, $2 their expected
+		// versions (-1: any), then one array per column, one entry per event,
+		// with $4 the event's offset within its stream in this request.
+		appendEvents: `
+WITH cur AS (
+	SELECT s.stream_id, s.expect,
+		coalesce((SELECT max(e.stream_version) FROM ` + events + ` e WHERE e.stream_id = s.stream_id), 0) AS version
+	FROM unnest($1::text[], $2::bigint[]) AS s(stream_id, expect)
+), ok AS (
+	SELECT NOT EXISTS (SELECT 1 FROM cur WHERE cur.expect >= 0 AND cur.expect <> cur.version) AS ok
+)
+INSERT INTO ` + events + ` (event_id, stream_id, stream_version, type, data, user_id, initiating_user_id,
+	correlation_id, request_id, causation_id, depth, solution, recorded_at)
+SELECT n.event_id, n.stream_id, cur.version + n.off, n.type, n.data::json, n.user_id, n.initiating_user_id,
+	n.correlation_id, n.request_id, n.causation_id, n.depth, n.solution, $16
+FROM unnest($3::uuid[], $4::bigint[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[],
+	$10::text[], $11::text[], $12::text[], $13::int[], $14::text[], $15::bigint[])
+	AS n(event_id, off, stream_id, type, data, user_id, initiating_user_id, correlation_id, request_id,
+		causation_id, depth, solution, ord)
+JOIN cur USING (stream_id), ok
+WHERE ok.ok
+ORDER BY n.ord
+RETURNING stream_version`,
+		streamVersions: `SELECT s, coalesce((SELECT max(e.stream_version) FROM ` + events + ` e WHERE e.stream_id = s), 0)
+FROM unnest($1::text[]) AS s`,
+		headPosition: `SELECT position FROM ` + head,
+		head: `SELECT h.position, h.hash,
+	(SELECT count(*) FROM ` + events + ` e WHERE (e.tx_id, e.id) > (h.last_tx, h.last_id))
+FROM ` + head + ` h`,
+		readSealed: `SELECT s.position, s.hash, e.event_id::text, e.stream_id, e.stream_version, e.type, e.data::text,
+	e.user_id, e.initiating_user_id, e.correlation_id, e.request_id, e.causation_id, e.depth, e.solution, e.recorded_at
+FROM ` + seals + ` s JOIN ` + events + ` e ON e.id = s.event
+WHERE s.position > $1`,
+		readStream: `SELECT coalesce(s.position, 0), s.hash, e.event_id::text, e.stream_id, e.stream_version, e.type, e.data::text,
+	e.user_id, e.initiating_user_id, e.correlation_id, e.request_id, e.causation_id, e.depth, e.solution, e.recorded_at
+FROM ` + events + ` e LEFT JOIN ` + seals + ` s ON s.event = e.id
+WHERE e.stream_id = $1 AND e.stream_version >= $2
+ORDER BY e.stream_version
+LIMIT $3`,
+		streamExists: `SELECT coalesce(max(stream_version), 0) FROM ` + events + ` WHERE stream_id = $1`,
+		setOffset: `INSERT INTO ` + offsets + ` (subscriber, position, updated_at) VALUES ($1, $2, now())
+ON CONFLICT (subscriber) DO UPDATE SET position = excluded.position, updated_at = excluded.updated_at`,
+		getOffset: `SELECT position FROM ` + offsets + ` WHERE subscriber = $1`,
+		// Sealing commits asynchronously: a seal lost in a crash is redone
+		// identically, because it is a pure function of rows that are final.
+		sealBegin: `SELECT pg_advisory_xact_lock(hashtext('bizevents.seal'), hashtext($1)),
+	set_config('synchronous_commit', 'off', true)`,
+		sealCursor: `SELECT position, hash, last_tx::text::bigint, last_id FROM ` + head,
+		// Committed rows after the cursor, in the sealer's order, with the
+		// statement snapshot's xmin: rows with tx_id below it are final.
+		sealCandidates: `SELECT e.id, e.tx_id::text::bigint, pg_snapshot_xmin(pg_current_snapshot())::text::bigint,
+	e.event_id::text, e.stream_id, e.stream_version, e.type, e.data::text, e.user_id, e.initiating_user_id,
+	e.correlation_id, e.request_id, e.causation_id, e.depth, e.solution, e.recorded_at
+FROM ` + events + ` e
+WHERE (e.tx_id, e.id) > (SELECT h.last_tx, h.last_id FROM ` + head + ` h)
+ORDER BY e.tx_id, e.id
+LIMIT $1`,
+		insertSeals: `INSERT INTO ` + seals + ` (position, event, hash)
+SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bytea[])`,
+		updateHead: `UPDATE ` + head + ` SET position = $1, hash = $2, last_tx = $3::text::xid8, last_id = $4`,
+	}
+}
