@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -13,7 +15,7 @@ import (
 
 // maxAnyRetries bounds how often Append retries a request without
 // expectations that lost a race for a stream version to a concurrent writer.
-const maxAnyRetries = 20
+const maxAnyRetries = 50
 
 // querier is what append needs of a pool or a transaction.
 type querier interface {
@@ -40,6 +42,12 @@ func (s *Store) Append(ctx context.Context, req eventlog.AppendRequest) ([]event
 		}
 		var vc *eventlog.VersionConflictError
 		if len(req.Expect) == 0 && errors.As(err, &vc) && vc.Actual < 0 && attempt < maxAnyRetries {
+			// Another writer took the version; let the winners commit.
+			select {
+			case <-ctx.Done():
+				return nil, fmt.Errorf("postgres: append: %w", ctx.Err())
+			case <-time.After(time.Duration(rand.Int64N(int64(time.Millisecond) << min(attempt, 5)))):
+			}
 			continue
 		}
 		return nil, fmt.Errorf("postgres: append: %w", err)
@@ -72,6 +80,9 @@ func (s *Store) AppendTx(ctx context.Context, tx pgx.Tx, req eventlog.AppendRequ
 // versions; on a failed expectation it reads the actual versions for the
 // error.
 func (s *Store) insert(ctx context.Context, q querier, p *eventlog.PreparedAppend) ([]eventlog.Event, error) {
+	if len(p.Events) == 1 {
+		return s.insertOne(ctx, q, p)
+	}
 	n := len(p.Events)
 	streams := make([]string, len(p.Streams))
 	expects := make([]int64, len(p.Streams))
@@ -111,6 +122,26 @@ func (s *Store) insert(ctx context.Context, q querier, p *eventlog.PreparedAppen
 	for i := range p.Events {
 		p.Events[i].StreamVersion = versions[i]
 	}
+	return p.Events, nil
+}
+
+// insertOne is insert for the common single-event request.
+func (s *Store) insertOne(ctx context.Context, q querier, p *eventlog.PreparedAppend) ([]eventlog.Event, error) {
+	e := &p.Events[0]
+	m := &e.Metadata
+	rows, err := q.Query(ctx, s.q.appendOne, e.ID.String(), e.StreamID, p.Streams[0].Expect, e.Type, string(e.Data),
+		m.UserID, m.InitiatingUserID, m.CorrelationID, m.RequestID, m.CausationID, int32(m.Depth), m.Solution, m.Time)
+	if err != nil {
+		return nil, mapError(err)
+	}
+	versions, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return nil, mapError(err)
+	}
+	if len(versions) == 0 {
+		return nil, s.conflict(ctx, q, p, []string{e.StreamID})
+	}
+	e.StreamVersion = versions[0]
 	return p.Events, nil
 }
 

@@ -3,6 +3,7 @@ package postgres
 // queries holds the SQL of one schema, built once.
 type queries struct {
 	appendEvents   string
+	appendOne      string
 	streamVersions string
 	headPosition   string
 	head           string
@@ -24,7 +25,9 @@ func newQueries(schema string) queries {
 		// One statement per request: the expected versions are checked and
 		// every event inserted, or nothing is. $1 streams, $2 their expected
 		// versions (-1: any), then one array per column, one entry per event,
-		// with $4 the event's offset within its stream in this request.
+		// with $4 the event's offset within its stream in this request. The
+		// version subquery sees the statement's snapshot, not its own rows.
+		// Rows come back in array order: a function scan feeding an INSERT.
 		appendEvents: `
 WITH cur AS (
 	SELECT s.stream_id, s.expect,
@@ -44,6 +47,15 @@ FROM unnest($3::uuid[], $4::bigint[], $5::text[], $6::text[], $7::text[], $8::te
 JOIN cur USING (stream_id), ok
 WHERE ok.ok
 ORDER BY n.ord
+RETURNING stream_version`,
+		// The one-event case with scalar parameters: $2 stream, $3 expected
+		// version (-1: any). No row back means the expectation failed.
+		appendOne: `
+INSERT INTO ` + events + ` (event_id, stream_id, stream_version, type, data, user_id, initiating_user_id,
+	correlation_id, request_id, causation_id, depth, solution, recorded_at)
+SELECT $1, $2, coalesce(max(e.stream_version), 0) + 1, $4, $5::text::json, $6, $7, $8, $9, $10, $11, $12, $13
+FROM ` + events + ` e WHERE e.stream_id = $2
+HAVING $3 < 0 OR coalesce(max(e.stream_version), 0) = $3
 RETURNING stream_version`,
 		streamVersions: `SELECT s, coalesce((SELECT max(e.stream_version) FROM ` + events + ` e WHERE e.stream_id = s), 0)
 FROM unnest($1::text[]) AS s`,
