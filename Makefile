@@ -1,0 +1,40 @@
+# bizevents: the two commands a fresh machine needs are `make run` and `make test`.
+GO        ?= go
+BIN       := bin/bizevents
+PKGS      := ./...
+BENCHTIME ?= 2s
+
+.PHONY: all build run test check services bench clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/bizevents
+
+## run: start bizevents on the embedded SQLite default (bizevents.db here).
+run: build
+	./$(BIN) serve
+
+## services: start what the tests need (PostgreSQL) when it is not running.
+services:
+	scripts/services.sh postgres
+
+## check: formatting and vet, no services needed.
+check:
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$unformatted" ]; then echo "gofmt would change:"; echo "$$unformatted"; exit 1; fi
+	$(GO) vet $(PKGS)
+
+## test: start services, check, run every test with the race detector, and
+## every benchmark once so none rots.
+test: services check
+	$(GO) test -race -count=1 -timeout 20m $(PKGS)
+	$(GO) test -run '^$$' -bench . -benchtime=1x -timeout 20m $(PKGS)
+
+## bench: the benchmarks at full size, with each eventlog/baseline ratio.
+bench: services
+	BIZEVENTS_BENCH_FULL=1 $(GO) test -run '^$$' -bench . -benchtime=$(BENCHTIME) -timeout 60m ./engine/... \
+		| awk -f scripts/benchratio.awk
+
+clean:
+	rm -rf bin
