@@ -38,6 +38,30 @@ type StreamAppend struct {
 // event IDs, the recording time, the offsets within each stream. Every
 // problem is a typed error; nothing has been written when it fails.
 func (c Config) PrepareAppend(req AppendRequest) (*PreparedAppend, error) {
+	return c.prepare(req, true)
+}
+
+// PrepareAppendStorageChecksJSON is PrepareAppend for a backend whose
+// storage rejects data that is not JSON by itself (PostgreSQL's json type):
+// it leaves out the JSON syntax check, which would otherwise run twice and
+// is the costliest part of validation. When the storage rejects the data,
+// the backend calls [FindInvalidData] to report which event was at fault.
+func (c Config) PrepareAppendStorageChecksJSON(req AppendRequest) (*PreparedAppend, error) {
+	return c.prepare(req, false)
+}
+
+// FindInvalidData returns the error for the first event of req whose data is
+// not valid JSON, or nil when all are valid.
+func FindInvalidData(req AppendRequest) error {
+	for i := range req.Events {
+		if !json.Valid(req.Events[i].Data) {
+			return &InvalidEventError{Index: i, Field: "data", Reason: "not valid JSON"}
+		}
+	}
+	return nil
+}
+
+func (c Config) prepare(req AppendRequest, checkJSON bool) (*PreparedAppend, error) {
 	if len(req.Events) == 0 {
 		return nil, Errorf(ErrInvalidEvent, "no events to append")
 	}
@@ -46,7 +70,7 @@ func (c Config) PrepareAppend(req AppendRequest) (*PreparedAppend, error) {
 	index := make(map[string]int, 1)
 	for i := range req.Events {
 		ne := &req.Events[i]
-		if err := c.checkEvent(i, ne); err != nil {
+		if err := c.checkEvent(i, ne, checkJSON); err != nil {
 			return nil, err
 		}
 		id := ne.ID
@@ -87,7 +111,7 @@ func (c Config) PrepareAppend(req AppendRequest) (*PreparedAppend, error) {
 	return p, nil
 }
 
-func (c Config) checkEvent(i int, e *NewEvent) error {
+func (c Config) checkEvent(i int, e *NewEvent, checkJSON bool) error {
 	bad := func(field, reason string) error {
 		return &InvalidEventError{Index: i, Field: field, Reason: reason}
 	}
@@ -104,7 +128,7 @@ func (c Config) checkEvent(i int, e *NewEvent) error {
 	if len(e.Data) == 0 {
 		return bad("data", "empty, want a JSON document")
 	}
-	if !utf8.Valid(e.Data) || !json.Valid(e.Data) {
+	if !utf8.Valid(e.Data) || (checkJSON && !json.Valid(e.Data)) {
 		return bad("data", "not valid JSON")
 	}
 	m := &e.Metadata

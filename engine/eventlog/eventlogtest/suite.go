@@ -410,6 +410,10 @@ func testBadInput(t *testing.T, b Backend) {
 	require.ErrorAs(t, err, &ie)
 	require.Equal(t, 1, ie.Index)
 	require.Equal(t, "type", ie.Field)
+	_, err = s.Append(ctx, tests[3].req) // invalid JSON in the second event
+	require.ErrorAs(t, err, &ie)
+	require.Equal(t, 1, ie.Index)
+	require.Equal(t, "data", ie.Field)
 
 	for _, stream := range []string{"ok", "x"} {
 		_, err = s.ReadStream(ctx, eventlog.StreamQuery{StreamID: stream})

@@ -30,7 +30,7 @@ func (s *Store) Append(ctx context.Context, req eventlog.AppendRequest) ([]event
 	if err := s.checkOpen(); err != nil {
 		return nil, err
 	}
-	p, err := s.cfg.PrepareAppend(req)
+	p, err := s.cfg.PrepareAppendStorageChecksJSON(req)
 	if err != nil {
 		return nil, err
 	}
@@ -50,7 +50,7 @@ func (s *Store) Append(ctx context.Context, req eventlog.AppendRequest) ([]event
 			}
 			continue
 		}
-		return nil, fmt.Errorf("postgres: append: %w", err)
+		return nil, fmt.Errorf("postgres: append: %w", blameData(req, err))
 	}
 }
 
@@ -62,13 +62,13 @@ func (s *Store) AppendTx(ctx context.Context, tx pgx.Tx, req eventlog.AppendRequ
 	if err := s.checkOpen(); err != nil {
 		return nil, err
 	}
-	p, err := s.cfg.PrepareAppend(req)
+	p, err := s.cfg.PrepareAppendStorageChecksJSON(req)
 	if err != nil {
 		return nil, err
 	}
 	evs, err := s.insert(ctx, tx, p)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: append: %w", err)
+		return nil, fmt.Errorf("postgres: append: %w", blameData(req, err))
 	}
 	// The sealer retries until this transaction ends; the caller's commit
 	// is not visible to us.
@@ -96,6 +96,7 @@ func (s *Store) insert(ctx context.Context, q querier, p *eventlog.PreparedAppen
 		depths                                                        = make([]int32, n)
 		solutions                                                     = make([]string, n)
 		ords                                                          = make([]int64, n)
+		contents                                                      = make([][]byte, n)
 	)
 	for i := range p.Events {
 		e := &p.Events[i]
@@ -103,9 +104,10 @@ func (s *Store) insert(ctx context.Context, q querier, p *eventlog.PreparedAppen
 		ids[i], offs[i], evStreams[i], types[i], data[i] = e.ID.String(), e.StreamVersion, e.StreamID, e.Type, string(e.Data)
 		users[i], initiators[i], corrs[i], reqs[i], cause[i] = m.UserID, m.InitiatingUserID, m.CorrelationID, m.RequestID, m.CausationID
 		depths[i], solutions[i], ords[i] = int32(m.Depth), m.Solution, int64(i)
+		contents[i] = eventlog.ContentHash(e)
 	}
 	rows, err := q.Query(ctx, s.q.appendEvents, streams, expects, ids, offs, evStreams, types, data, users, initiators,
-		corrs, reqs, cause, depths, solutions, ords, p.Events[0].Metadata.Time)
+		corrs, reqs, cause, depths, solutions, ords, p.Events[0].Metadata.Time, contents)
 	if err != nil {
 		return nil, mapError(err)
 	}
@@ -130,7 +132,8 @@ func (s *Store) insertOne(ctx context.Context, q querier, p *eventlog.PreparedAp
 	e := &p.Events[0]
 	m := &e.Metadata
 	rows, err := q.Query(ctx, s.q.appendOne, e.ID.String(), e.StreamID, p.Streams[0].Expect, e.Type, string(e.Data),
-		m.UserID, m.InitiatingUserID, m.CorrelationID, m.RequestID, m.CausationID, int32(m.Depth), m.Solution, m.Time)
+		m.UserID, m.InitiatingUserID, m.CorrelationID, m.RequestID, m.CausationID, int32(m.Depth), m.Solution, m.Time,
+		eventlog.ContentHash(e))
 	if err != nil {
 		return nil, mapError(err)
 	}
@@ -165,6 +168,16 @@ func (s *Store) conflict(ctx context.Context, q querier, p *eventlog.PreparedApp
 	// The expectations hold now: a concurrent writer moved the stream
 	// between the statement's snapshot and this read.
 	return &eventlog.VersionConflictError{StreamID: p.Streams[0].StreamID, Expected: p.Streams[0].Expect, Actual: -1}
+}
+
+// blameData names the event whose data PostgreSQL rejected as not JSON.
+func blameData(req eventlog.AppendRequest, err error) error {
+	if errors.Is(err, eventlog.ErrInvalidEvent) {
+		if bad := eventlog.FindInvalidData(req); bad != nil {
+			return bad
+		}
+	}
+	return err
 }
 
 // mapError turns driver errors into the log's errors at the boundary.

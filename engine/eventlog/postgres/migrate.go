@@ -33,6 +33,9 @@ CREATE TABLE {{s}}.events (
 	depth              integer NOT NULL,
 	solution           text NOT NULL,
 	recorded_at        timestamptz NOT NULL,
+	-- eventlog.ContentHash, computed by the appender, so that sealing
+	-- reads 60 bytes of a row instead of its body.
+	content_hash       bytea NOT NULL,
 	CONSTRAINT events_stream_version UNIQUE (stream_id, stream_version)
 );
 -- The sealer's reading order: commit-safe below the snapshot's xmin.

@@ -37,13 +37,13 @@ WITH cur AS (
 	SELECT NOT EXISTS (SELECT 1 FROM cur WHERE cur.expect >= 0 AND cur.expect <> cur.version) AS ok
 )
 INSERT INTO ` + events + ` (event_id, stream_id, stream_version, type, data, user_id, initiating_user_id,
-	correlation_id, request_id, causation_id, depth, solution, recorded_at)
+	correlation_id, request_id, causation_id, depth, solution, recorded_at, content_hash)
 SELECT n.event_id, n.stream_id, cur.version + n.off, n.type, n.data::json, n.user_id, n.initiating_user_id,
-	n.correlation_id, n.request_id, n.causation_id, n.depth, n.solution, $16
+	n.correlation_id, n.request_id, n.causation_id, n.depth, n.solution, $16, n.content_hash
 FROM unnest($3::uuid[], $4::bigint[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[],
-	$10::text[], $11::text[], $12::text[], $13::int[], $14::text[], $15::bigint[])
+	$10::text[], $11::text[], $12::text[], $13::int[], $14::text[], $15::bigint[], $17::bytea[])
 	AS n(event_id, off, stream_id, type, data, user_id, initiating_user_id, correlation_id, request_id,
-		causation_id, depth, solution, ord)
+		causation_id, depth, solution, ord, content_hash)
 JOIN cur USING (stream_id), ok
 WHERE ok.ok
 ORDER BY n.ord
@@ -52,8 +52,8 @@ RETURNING stream_version`,
 		// version (-1: any). No row back means the expectation failed.
 		appendOne: `
 INSERT INTO ` + events + ` (event_id, stream_id, stream_version, type, data, user_id, initiating_user_id,
-	correlation_id, request_id, causation_id, depth, solution, recorded_at)
-SELECT $1, $2, coalesce(max(e.stream_version), 0) + 1, $4, $5::text::json, $6, $7, $8, $9, $10, $11, $12, $13
+	correlation_id, request_id, causation_id, depth, solution, recorded_at, content_hash)
+SELECT $1, $2, coalesce(max(e.stream_version), 0) + 1, $4, $5::text::json, $6, $7, $8, $9, $10, $11, $12, $13, $14
 FROM ` + events + ` e WHERE e.stream_id = $2
 HAVING $3 < 0 OR coalesce(max(e.stream_version), 0) = $3
 RETURNING stream_version`,
@@ -85,8 +85,7 @@ ON CONFLICT (subscriber) DO UPDATE SET position = excluded.position, updated_at 
 		// Committed rows after the cursor, in the sealer's order, with the
 		// statement snapshot's xmin: rows with tx_id below it are final.
 		sealCandidates: `SELECT e.id, e.tx_id::text::bigint, pg_snapshot_xmin(pg_current_snapshot())::text::bigint,
-	e.event_id::text, e.stream_id, e.stream_version, e.type, e.data::text, e.user_id, e.initiating_user_id,
-	e.correlation_id, e.request_id, e.causation_id, e.depth, e.solution, e.recorded_at
+	e.stream_version, e.content_hash
 FROM ` + events + ` e
 WHERE (e.tx_id, e.id) > (SELECT h.last_tx, h.last_id FROM ` + head + ` h)
 ORDER BY e.tx_id, e.id

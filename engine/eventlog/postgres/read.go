@@ -202,13 +202,13 @@ func (t *Tx) Append(ctx context.Context, req eventlog.AppendRequest) ([]eventlog
 	if err := t.s.checkOpen(); err != nil {
 		return nil, err
 	}
-	p, err := t.s.cfg.PrepareAppend(req)
+	p, err := t.s.cfg.PrepareAppendStorageChecksJSON(req)
 	if err != nil {
 		return nil, err
 	}
 	evs, err := t.s.insert(ctx, t.tx, p)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: append: %w", err)
+		return nil, fmt.Errorf("postgres: append: %w", blameData(req, err))
 	}
 	return evs, nil
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/bizevents/bizevents/engine/eventlog"
@@ -89,8 +88,7 @@ func (s *Store) sealOnce(ctx context.Context) (sealed int, blocked bool, err err
 		pos            int64
 		prev           []byte
 		lastTx, lastID int64
-		events         []eventlog.Event
-		rowIDs         []int64
+		links          []link
 	)
 	err = func() error {
 		defer br.Close()
@@ -107,34 +105,22 @@ func (s *Store) sealOnce(ctx context.Context) (sealed int, blocked bool, err err
 			return err
 		}
 		defer rows.Close()
-		var (
-			rowID, txID, horizon int64
-			id, data             string
-			at                   time.Time
-			depth                int32
-		)
+		var rowID, txID, horizon, version int64
+		var content []byte
 		for rows.Next() {
-			var e eventlog.Event
-			m := &e.Metadata
-			if err := rows.Scan(&rowID, &txID, &horizon, &id, &e.StreamID, &e.StreamVersion, &e.Type, &data,
-				&m.UserID, &m.InitiatingUserID, &m.CorrelationID, &m.RequestID, &m.CausationID, &depth, &m.Solution, &at); err != nil {
+			if err := rows.Scan(&rowID, &txID, &horizon, &version, &content); err != nil {
 				return err
 			}
 			if txID >= horizon {
 				blocked = true
 				break
 			}
-			if e.ID, err = uuid.Parse(id); err != nil {
-				return fmt.Errorf("event id %q: %w", id, err)
-			}
-			e.Data, m.Depth, m.Time = []byte(data), int(depth), at.UTC()
-			events = append(events, e)
-			rowIDs = append(rowIDs, rowID)
+			links = append(links, link{rowID: rowID, version: version, content: content})
 			lastTx, lastID = txID, rowID
 		}
 		return rows.Err()
 	}()
-	if err != nil || len(events) == 0 {
+	if err != nil || len(links) == 0 {
 		_, rbErr := conn.Exec(ctx, "ROLLBACK")
 		if err == nil {
 			err = rbErr
@@ -142,13 +128,13 @@ func (s *Store) sealOnce(ctx context.Context) (sealed int, blocked bool, err err
 		return 0, blocked, err
 	}
 
-	positions := make([]int64, len(events))
-	hashes := make([][]byte, len(events))
-	for i := range events {
+	positions := make([]int64, len(links))
+	rowIDs := make([]int64, len(links))
+	hashes := make([][]byte, len(links))
+	for i, l := range links {
 		pos++
-		events[i].Position = pos
-		prev = eventlog.ChainHash(prev, &events[i])
-		positions[i], hashes[i] = pos, prev
+		prev = eventlog.LinkHash(prev, pos, l.version, l.content)
+		positions[i], rowIDs[i], hashes[i] = pos, l.rowID, prev
 	}
 	b = &pgx.Batch{}
 	b.Queue(s.q.insertSeals, positions, rowIDs, hashes)
@@ -160,5 +146,11 @@ func (s *Store) sealOnce(ctx context.Context) (sealed int, blocked bool, err err
 		return 0, blocked, fmt.Errorf("write seals: %w", err)
 	}
 	s.head.Advance(pos)
-	return len(events), blocked, nil
+	return len(links), blocked, nil
+}
+
+// link is what sealing needs of a committed row.
+type link struct {
+	rowID, version int64
+	content        []byte
 }
