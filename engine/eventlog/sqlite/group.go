@@ -1,0 +1,132 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+
+	"github.com/bizevents/bizevents/engine/eventlog"
+)
+
+// maxGroupEvents caps the events of one group commit; a single larger
+// append still commits alone.
+const maxGroupEvents = 1000
+
+// appendCall is a [Store.Append] handed to the committer.
+type appendCall struct {
+	ctx context.Context
+	p   *eventlog.PreparedAppend
+	// content are the events' content hashes.
+	content [][]byte
+	// done receives the call's outcome, exactly once.
+	done chan error
+}
+
+// commitLoop is the committer: it takes the Append calls that queued while
+// the previous group was committing and commits them together, until the
+// store closes.
+//
+// Why: with synchronous FULL every commit is an fsync, and SQLite has one
+// writer; one transaction for many callers turns many fsyncs into one. A
+// caller alone commits at once, with no waiting for company.
+func (s *Store) commitLoop() {
+	defer close(s.loopDone)
+	for {
+		var first *appendCall
+		select {
+		case first = <-s.calls:
+		case <-s.done:
+			return
+		}
+		group := []*appendCall{first}
+		n := len(first.p.Events)
+	collect:
+		for n < maxGroupEvents {
+			select {
+			case c := <-s.calls:
+				group = append(group, c)
+				n += len(c.p.Events)
+			default:
+				break collect
+			}
+		}
+		s.commitGroup(group)
+	}
+}
+
+// commitGroup commits the calls of group in one transaction, in order, each
+// one atomic on its own: a call that fails before writing (a version
+// conflict, a context done before its turn) is answered alone and the others
+// go on. A failure while writing (the disk) fails the whole group, as it
+// would each of its calls alone: nothing is committed.
+//
+// The statements do not use the callers' contexts: SQLite answers an
+// interrupted write by rolling back the whole transaction, with the other
+// callers' events.
+func (s *Store) commitGroup(group []*appendCall) {
+	ctx := context.Background()
+	answer := func(calls []*appendCall, err error) {
+		for _, c := range calls {
+			c.done <- err
+		}
+	}
+	if s.closed.Load() {
+		answer(group, errClosed("append"))
+		return
+	}
+	// Waiting for the writer connection (held by a Tx, maybe) ends when the
+	// store closes; the transaction itself does not.
+	conn, err := s.writer()
+	if err != nil {
+		answer(group, s.wrap(ctx, "append: begin", err))
+		return
+	}
+	defer func() { _ = conn.Close() }()
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		answer(group, s.wrap(ctx, "append: begin", err))
+		return
+	}
+	defer func() { _ = tx.Rollback() }()
+	w := s.newTxWriter(tx)
+	ok := group[:0:0]
+	for i, c := range group {
+		if err := c.ctx.Err(); err != nil {
+			c.done <- s.wrap(c.ctx, "append", err)
+			continue
+		}
+		if err := w.plan(ctx, c.p, c.content); err != nil {
+			c.done <- err
+			continue
+		}
+		if err := w.write(ctx, c.p); err != nil {
+			c.done <- err
+			answer(append(ok, group[i+1:]...), fmt.Errorf("sqlite: append: committed together with an append that failed: %w", err))
+			return
+		}
+		ok = append(ok, c)
+	}
+	if len(ok) == 0 {
+		return
+	}
+	if err := tx.Commit(); err != nil {
+		answer(ok, s.wrap(ctx, "append: commit", err))
+		return
+	}
+	s.committed.Advance(w.last)
+	answer(ok, nil)
+}
+
+// writer waits for the writer connection until the store closes.
+func (s *Store) writer() (*sql.Conn, error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-s.done:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	return s.w.Conn(ctx)
+}
