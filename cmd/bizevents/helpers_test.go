@@ -1,0 +1,139 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// testTimeout bounds every wait of a test.
+const testTimeout = 30 * time.Second
+
+// bundle is what most tests need: a fresh SQLite log and a bounded context.
+type bundle struct {
+	ctx context.Context
+	db  dbOptions
+}
+
+func setup(t *testing.T) *bundle {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), testTimeout)
+	t.Cleanup(cancel)
+	return &bundle{ctx: ctx, db: dbOptions{DB: filepath.Join(t.TempDir(), "log.db")}}
+}
+
+// append appends one event through the command and returns it as printed.
+func (b *bundle) append(t *testing.T, stream, typ, data string, mod ...func(*logAppendOptions)) eventJSON {
+	t.Helper()
+	o := logAppendOptions{DB: b.db, Stream: stream, Type: typ, Data: []byte(data)}
+	for _, m := range mod {
+		m(&o)
+	}
+	var out, errOut bytes.Buffer
+	require.NoError(t, runLogAppend(b.ctx, o, &out, &errOut), errOut.String())
+	evs := parseJSONLines(t, out.String())
+	require.Len(t, evs, 1)
+	return evs[0]
+}
+
+// cli runs a command line as main does, with BIZEVENTS_DB set to the
+// bundle's log, and returns the exit code and the output.
+func (b *bundle) cli(t *testing.T, stdin string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	env := &cliEnv{
+		stdin:  strings.NewReader(stdin),
+		stdout: &out,
+		stderr: &errOut,
+		getenv: func(k string) string {
+			if k == envDB {
+				return b.db.DB
+			}
+			return ""
+		},
+	}
+	code = run(b.ctx, args, env)
+	return code, out.String(), errOut.String()
+}
+
+// parseJSONLines decodes one event per line, strictly.
+func parseJSONLines(t *testing.T, s string) []eventJSON {
+	t.Helper()
+	var evs []eventJSON
+	sc := bufio.NewScanner(strings.NewReader(s))
+	sc.Buffer(nil, 4<<20)
+	for sc.Scan() {
+		dec := json.NewDecoder(strings.NewReader(sc.Text()))
+		dec.DisallowUnknownFields()
+		var e eventJSON
+		require.NoError(t, dec.Decode(&e), "line %q", sc.Text())
+		evs = append(evs, e)
+	}
+	require.NoError(t, sc.Err())
+	return evs
+}
+
+func positions(evs []eventJSON) []int64 {
+	out := make([]int64, 0, len(evs))
+	for _, e := range evs {
+		if e.Position == nil {
+			out = append(out, 0)
+			continue
+		}
+		out = append(out, *e.Position)
+	}
+	return out
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// syncBuffer is a buffer that goroutines may write while a test waits for
+// what it holds.
+type syncBuffer struct {
+	mu      sync.Mutex
+	buf     bytes.Buffer
+	changed chan struct{}
+}
+
+func newSyncBuffer() *syncBuffer { return &syncBuffer{changed: make(chan struct{})} }
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	n, err := b.buf.Write(p)
+	close(b.changed)
+	b.changed = make(chan struct{})
+	return n, err
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// waitFor waits until the buffer's content satisfies cond, and returns it.
+func (b *syncBuffer) waitFor(t *testing.T, ctx context.Context, what string, cond func(string) bool) string {
+	t.Helper()
+	for {
+		b.mu.Lock()
+		s, changed := b.buf.String(), b.changed
+		b.mu.Unlock()
+		if cond(s) {
+			return s
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			t.Fatalf("waiting for %s: %v; buffer holds:\n%s", what, ctx.Err(), s)
+		}
+	}
+}
