@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -253,4 +254,74 @@ FROM %s.baseline WHERE id > $1 ORDER BY id LIMIT $2`, db.schema)
 		}
 		b.ReportMetric(float64(total*b.N)/b.Elapsed().Seconds(), "events/s")
 	})
+}
+
+// BenchmarkFollowLatency measures the time from an append's return to a
+// follower holding the event: the sealer's pass, the wake-up, the read. Each
+// operation appends one event and waits until the follower has it; the
+// baseline is a bare INSERT's commit followed by a bare keyset read that
+// finds the row, polled in a loop.
+func BenchmarkFollowLatency(b *testing.B) {
+	db := openBench(b, 4)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+
+	b.Run("baseline", func(b *testing.B) {
+		insert := fmt.Sprintf(`INSERT INTO %s.baseline (event_id, stream_id, stream_version, type, data, user_id,
+	initiating_user_id, correlation_id, request_id, causation_id, depth, solution, recorded_at)
+VALUES (gen_random_uuid(), $1, 1, 'CustomerPurchase', $2::json, 'u', 'u', '', '', '', 1, '', now()) RETURNING id`, db.schema)
+		read := fmt.Sprintf(`SELECT id FROM %s.baseline WHERE id > $1 ORDER BY id LIMIT 100`, db.schema)
+		lat := make([]time.Duration, 0, b.N)
+		var last int64
+		for i := range b.N {
+			var id int64
+			require.NoError(b, db.pool.QueryRow(ctx, insert, fmt.Sprint("lat/", i), string(payload)).Scan(&id))
+			start := time.Now()
+			for {
+				var got int64
+				err := db.pool.QueryRow(ctx, read, last).Scan(&got)
+				if err == nil && got == id {
+					last = got
+					break
+				}
+			}
+			lat = append(lat, time.Since(start))
+		}
+		reportLatency(b, lat)
+	})
+	b.Run("eventlog", func(b *testing.B) {
+		head, err := db.store.Head(ctx)
+		require.NoError(b, err)
+		got := make(chan time.Time, 1)
+		fctx, stop := context.WithCancel(ctx)
+		defer stop()
+		go func() {
+			_ = eventlog.Follow(fctx, db.store, eventlog.FollowConfig{From: head.Position}, func(_ context.Context, evs []eventlog.Event) error {
+				for range evs {
+					got <- time.Now()
+				}
+				return nil
+			})
+		}()
+		lat := make([]time.Duration, 0, b.N)
+		for i := range b.N {
+			_, err := db.store.Append(ctx, eventlog.AppendRequest{Events: []eventlog.NewEvent{{StreamID: fmt.Sprint("lat/", i), Type: "CustomerPurchase", Data: payload}}})
+			require.NoError(b, err)
+			start := time.Now()
+			select {
+			case at := <-got:
+				lat = append(lat, at.Sub(start))
+			case <-time.After(10 * time.Second):
+				b.Fatal("follower did not receive the event")
+			}
+		}
+		reportLatency(b, lat)
+	})
+}
+
+func reportLatency(b *testing.B, lat []time.Duration) {
+	b.Helper()
+	slices.Sort(lat)
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
 }
