@@ -23,8 +23,23 @@ const (
 	VersionConflict Code = "version_conflict"
 	UnknownPosition Code = "unknown_position"
 	StreamNotFound  Code = "stream_not_found"
+	NotFound        Code = "not_found"
+	ChainBroken     Code = "chain_broken"
 	Unavailable     Code = "unavailable"
 	Canceled        Code = "canceled"
+
+	// The pipeline's and the HTTP API's codes.
+	InvalidValue     Code = "invalid_value"
+	Duplicate        Code = "duplicate"
+	HandlerFailed    Code = "handler_failed"
+	DepthExceeded    Code = "depth_exceeded"
+	NotSupported     Code = "not_supported"
+	MethodNotAllowed Code = "method_not_allowed"
+	Unauthenticated  Code = "unauthenticated"
+	Forbidden        Code = "forbidden"
+	RequestTooLarge  Code = "request_too_large"
+	RateLimited      Code = "rate_limited"
+	InvalidSolution  Code = "invalid_solution"
 )
 
 // Entry describes a code: the HTTP status it maps to and what it means.
@@ -32,20 +47,45 @@ type Entry struct {
 	Code       Code
 	HTTPStatus int
 	Meaning    string
+	// Hex is the code in Dataverse's form, "0x" and eight lower-case hex
+	// digits, shown as the "code" of a Web API error so that Dataverse
+	// clients can match on it. It is unique and stable like Code. Where
+	// Dataverse has a code of the same meaning it is reused (0x80040217
+	// object does not exist, 0x80040237 duplicate record, 0x80060882
+	// concurrency version mismatch, 0x80072322 service protection limit,
+	// ...); the others are in 0x80be0000-0x80beffff, a range Dataverse does
+	// not use, numbered in the order they were added.
+	Hex string
 }
 
 // Table lists every code. It is the single source for the API's error
 // rendering and for the documentation.
 var Table = []Entry{
-	{Internal, 500, "an unexpected failure inside bizevents; the log says more"},
-	{InvalidArgument, 400, "a parameter of the request is missing, malformed or out of range"},
-	{InvalidEvent, 400, "an event is malformed: empty type or stream, or data that is not valid JSON"},
-	{EventTooLarge, 413, "an event is larger than the configured maximum event size"},
-	{VersionConflict, 409, "the stream is not at the expected version; nothing was appended"},
-	{UnknownPosition, 404, "the position or stream version asked for is beyond the end of the log or stream"},
-	{StreamNotFound, 404, "the stream has no events"},
-	{Unavailable, 503, "a backing service (database, broker) cannot be reached or the component is closed"},
-	{Canceled, 499, "the caller canceled the request or its deadline passed"},
+	{Internal, 500, "an unexpected failure inside bizevents; the log says more", "0x80040216"},
+	{InvalidArgument, 400, "a parameter of the request is missing, malformed or out of range", "0x80040203"},
+	{InvalidEvent, 400, "an event is malformed: empty type or stream, or data that is not valid JSON", "0x80be0001"},
+	{EventTooLarge, 413, "an event is larger than the configured maximum event size", "0x80be0002"},
+	{VersionConflict, 409, "the stream is not at the expected version; nothing was appended", "0x80060882"},
+	{UnknownPosition, 404, "the position or stream version asked for is beyond the end of the log or stream", "0x80be0003"},
+	{StreamNotFound, 404, "the stream has no events", "0x80be0004"},
+	{NotFound, 404, "the named thing (a solution, a subscriber, a route) does not exist", "0x80040217"},
+	// Why 409 and not 500: bizevents worked as designed and found stored
+	// data that contradicts its own hash chain; the request is fine, the
+	// state it reads conflicts with the log's record of itself.
+	{ChainBroken, 409, "the log's hash chain does not verify: a sealed event was altered, removed or reordered", "0x80be0005"},
+	{Unavailable, 503, "a backing service (database, broker) cannot be reached or the component is closed", "0x80be0006"},
+	{Canceled, 499, "the caller canceled the request or its deadline passed", "0x80be0007"},
+	{InvalidValue, 400, "a value does not fit its column or parameter: wrong type, too long, out of range, not an option, or a required value missing; the message names it", "0x80048d19"},
+	{Duplicate, 409, "a row with that id already exists", "0x80040237"},
+	{HandlerFailed, 400, "a step's handler (a plugin) failed the message; its message is shown and nothing was stored", "0x80044150"},
+	{DepthExceeded, 508, "handlers called back into the engine deeper than the depth limit: a loop; nothing was stored", "0x80be0008"},
+	{NotSupported, 400, "the request uses a feature bizevents does not implement, e.g. an OData function outside the documented subset", "0x80be0009"},
+	{MethodNotAllowed, 405, "the HTTP method does not fit the resource, e.g. POST to a function", "0x80be000a"},
+	{Unauthenticated, 401, "the request has no valid credentials", "0x80be000b"},
+	{Forbidden, 403, "the caller may not do this", "0x80040220"},
+	{RequestTooLarge, 413, "the request body is larger than the configured limit", "0x80be000c"},
+	{RateLimited, 429, "too many requests; retry after the time in Retry-After", "0x80072322"},
+	{InvalidSolution, 400, "a solution's files do not validate; each problem names its file and line", "0x80be000d"},
 }
 
 // Coder is implemented by errors that carry a stable code.

@@ -21,34 +21,75 @@ var (
 	ErrUnknownPosition = &Error{Code: errcode.UnknownPosition, Message: "unknown position"}
 	// ErrStreamNotFound: a stream read named a stream with no events.
 	ErrStreamNotFound = &Error{Code: errcode.StreamNotFound, Message: "stream not found"}
-	// ErrInvalidQuery: a read's parameters are out of range.
+	// ErrInvalidQuery: a read's or an offset's parameters are out of range.
 	ErrInvalidQuery = &Error{Code: errcode.InvalidArgument, Message: "invalid query"}
-	// ErrClosed: the store or transaction is closed.
-	ErrClosed = &Error{Code: errcode.Unavailable, Message: "event log closed"}
+	// ErrClosed: the store or transaction is closed. Retrying does not
+	// help.
+	ErrClosed = &Error{Code: errcode.Unavailable, Message: "event log closed", kind: kindClosed}
+	// ErrUnavailable: the database could not be reached or dropped the
+	// connection (refused, timed out, shut down). The error wraps the
+	// driver's error. It may pass: [IsRetryable] says true.
+	//
+	// A write that failed this way may still have committed, when the
+	// connection broke after the commit was sent: retry appends with an
+	// expected version, or check by reading, where a duplicate matters.
+	ErrUnavailable = &Error{Code: errcode.Unavailable, Message: "database unavailable", kind: kindUnreachable}
+	// ErrChainBroken: the hash chain does not verify (see
+	// [VerifyReport.Err]).
+	ErrChainBroken = &Error{Code: errcode.ChainBroken, Message: "hash chain broken"}
+)
+
+// Kinds tell apart sentinels that share a code.
+const (
+	kindClosed      = "closed"
+	kindUnreachable = "unreachable"
 )
 
 // Error is an event log error with a stable code. The sentinels above are
-// *Error values; errors built with [Errorf] match the sentinel of their code.
+// *Error values; errors built with [Errorf] or [Wrap] match the sentinel they
+// were made from.
 type Error struct {
 	Code    errcode.Code
 	Message string
+	// Err is the cause, when there is one (the driver's error behind
+	// [ErrUnavailable]); errors.Is and errors.As see through to it.
+	Err error
+	// kind tells apart sentinels that share a code (ErrClosed and
+	// ErrUnavailable); empty for the others.
+	kind string
 }
 
-func (e *Error) Error() string { return "eventlog: " + e.Message }
+func (e *Error) Error() string {
+	if e.Err != nil {
+		return "eventlog: " + e.Message + ": " + e.Err.Error()
+	}
+	return "eventlog: " + e.Message
+}
+
+// Unwrap returns the cause, if any.
+func (e *Error) Unwrap() error { return e.Err }
 
 // ErrorCode returns the stable code.
 func (e *Error) ErrorCode() errcode.Code { return e.Code }
 
 // Is matches any *Error with the same code, so errors.Is(err,
 // ErrInvalidEvent) holds for every invalid-event error whatever its message.
+// The sentinels sharing a code, [ErrClosed] and [ErrUnavailable], match only
+// errors made from them: a dropped connection is not a closed store.
 func (e *Error) Is(target error) bool {
 	t, ok := target.(*Error)
-	return ok && t.Code == e.Code
+	return ok && t.Code == e.Code && (t.kind == "" || t.kind == e.kind)
 }
 
 // Errorf returns an error matching sentinel, with a more specific message.
 func Errorf(sentinel *Error, format string, args ...any) error {
-	return &Error{Code: sentinel.Code, Message: sentinel.Message + ": " + fmt.Sprintf(format, args...)}
+	return &Error{Code: sentinel.Code, Message: sentinel.Message + ": " + fmt.Sprintf(format, args...), kind: sentinel.kind}
+}
+
+// Wrap returns an error matching sentinel that wraps cause, such as
+// Wrap(ErrUnavailable, err) for a driver's connection error.
+func Wrap(sentinel *Error, cause error) error {
+	return &Error{Code: sentinel.Code, Message: sentinel.Message, Err: cause, kind: sentinel.kind}
 }
 
 // VersionConflictError tells which stream was not where the append expected
@@ -111,6 +152,11 @@ func (e *InvalidEventError) Is(target error) bool {
 	return target == ErrInvalidEvent
 }
 
-// IsRetryable reports whether err is a conflict that retrying the whole
-// operation from a fresh read may resolve.
-func IsRetryable(err error) bool { return errors.Is(err, ErrVersionConflict) }
+// IsRetryable reports whether retrying may succeed: err is a version
+// conflict, which retrying the whole operation from a fresh read may
+// resolve, or a database that could not be reached ([ErrUnavailable]), which
+// may come back (retry with a back-off). A closed store ([ErrClosed]) is not
+// retryable.
+func IsRetryable(err error) bool {
+	return errors.Is(err, ErrVersionConflict) || errors.Is(err, ErrUnavailable)
+}

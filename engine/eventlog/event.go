@@ -101,9 +101,12 @@ type ReadQuery struct {
 	// values above the store's maximum are an error.
 	Limit int
 	// Filters; zero values match everything.
-	StreamID      string
-	Types         []string
-	Since, Until  time.Time // Time >= Since, Time < Until
+	StreamID string
+	Types    []string
+	// Since and Until select Time >= Since and Time < Until. Times are
+	// stored to the microsecond; a bound between two microseconds acts as
+	// the next one, so Since set to an event's Time includes the event.
+	Since, Until  time.Time
 	CorrelationID string
 }
 

@@ -20,13 +20,33 @@ import (
 //   - Wait returns when an event may have been sealed after the given
 //     position, when ctx is done (with ctx's error), or after the store's
 //     poll interval; a spurious return is allowed, a missed wake-up is not.
-//   - Methods fail with an error matching ErrClosed after Close.
+//     On a closed store it returns an error matching ErrClosed, also when
+//     the position is already past.
+//   - Offset and SetOffset reject a subscriber name or position that
+//     [CheckOffset] rejects with an error matching ErrInvalidQuery.
+//   - Close seals what appends committed through the store before it
+//     returns: a store opened next finds Head.Unsealed 0. (A backend with
+//     a sealer bounds this wait; Close then says what it left unsealed.)
+//   - Methods fail with an error matching ErrClosed after Close. A database
+//     that cannot be reached fails them with one matching ErrUnavailable,
+//     which [IsRetryable] accepts.
+//
+// # One writer at a time
+//
+// A backend with a single writer connection (SQLite) gives it to a Tx from
+// Begin until Commit or Rollback: Append, SetOffset and Begin called
+// meanwhile wait for it. So the goroutine holding a Tx must not call them,
+// directly or through code it calls: it would wait for itself. The backend
+// cannot tell that goroutine from another one, so it does not detect this;
+// the call returns only when its ctx ends (with ctx's error) or the store
+// closes. Append in the same transaction with Tx.Append instead.
 type Store interface {
 	// Append appends events in a transaction of its own and returns them as
 	// stored (versions, times, and positions where already sealed).
 	Append(ctx context.Context, req AppendRequest) ([]Event, error)
 	// Begin starts a transaction for appending together with other writes.
-	// Backends expose the driver's transaction on their Tx type.
+	// Backends expose the driver's transaction on their Tx type. See "One
+	// writer at a time" above.
 	Begin(ctx context.Context) (Tx, error)
 	// Read returns sealed events after a position, filtered.
 	Read(ctx context.Context, q ReadQuery) ([]Event, error)
@@ -37,11 +57,14 @@ type Store interface {
 	// Wait blocks until events past after may be readable (see above).
 	Wait(ctx context.Context, after int64) error
 	// Offset returns the position a named subscriber stored, and false
-	// when it has none.
+	// when it has none. The name is checked by [CheckSubscriber].
 	Offset(ctx context.Context, subscriber string) (int64, bool, error)
-	// SetOffset stores a subscriber's position.
+	// SetOffset stores a subscriber's position, replacing the one it had
+	// (it may move back, for a replay). The arguments are checked by
+	// [CheckOffset].
 	SetOffset(ctx context.Context, subscriber string, position int64) error
-	// Close stops background work and releases connections.
+	// Close seals what was committed through the store (see above), stops
+	// background work and releases connections. Closing twice is fine.
 	Close() error
 }
 
@@ -83,6 +106,9 @@ type Config struct {
 	// the backend has a sealer). Default [DefaultSealBatchSize].
 	SealBatchSize int
 	// Now returns the current time; default time.Now. Tests may pin it.
+	// It is called once per append: every event of one [AppendRequest]
+	// (or of one Tx.Append) gets the same [Metadata.Time], truncated to
+	// the microsecond, the precision both backends store.
 	Now func() time.Time
 }
 

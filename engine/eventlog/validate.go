@@ -10,10 +10,11 @@ import (
 	"github.com/google/uuid"
 )
 
-// Limits on identifiers, checked before anything is written.
+// Limits on identifiers, in bytes, checked before anything is written.
 const (
-	MaxStreamIDLength = 512
-	MaxTypeLength     = 256
+	MaxStreamIDLength   = 512
+	MaxTypeLength       = 256
+	MaxSubscriberLength = 200
 )
 
 // PreparedAppend is an [AppendRequest] that passed validation, with IDs and
@@ -176,7 +177,12 @@ func (p *PreparedAppend) AssignVersions(current map[string]int64) error {
 	return nil
 }
 
-// CheckRead validates q and fills in the default limit.
+// CheckRead validates q, fills in the default limit, and rounds Since and
+// Until up to whole microseconds, the precision events' times are stored
+// with: for such a time t, t >= Since and t < Until hold exactly when they
+// hold against the rounded bounds, so every backend filters alike whatever
+// precision its driver sends (pgx truncates, which would let an event a
+// fraction of a microsecond before Since through).
 func (c Config) CheckRead(q *ReadQuery) error {
 	if q.After < 0 {
 		return Errorf(ErrInvalidQuery, "position %d is negative", q.After)
@@ -184,7 +190,45 @@ func (c Config) CheckRead(q *ReadQuery) error {
 	if !q.Since.IsZero() && !q.Until.IsZero() && !q.Until.After(q.Since) {
 		return Errorf(ErrInvalidQuery, "time range is empty: until %s is not after since %s", q.Until, q.Since)
 	}
+	q.Since, q.Until = ceilMicro(q.Since), ceilMicro(q.Until)
 	return c.checkLimit(&q.Limit)
+}
+
+// ceilMicro rounds t up to a whole microsecond, in UTC; the zero time stays
+// zero.
+func ceilMicro(t time.Time) time.Time {
+	if t.IsZero() {
+		return t
+	}
+	r := t.UTC().Truncate(time.Microsecond)
+	if r.Before(t) {
+		r = r.Add(time.Microsecond)
+	}
+	return r
+}
+
+// CheckSubscriber validates a subscriber name for [Store.Offset] and
+// [Store.SetOffset]: not empty, at most [MaxSubscriberLength] bytes of UTF-8
+// without control characters. The error matches [ErrInvalidQuery] (code
+// invalid_argument).
+func CheckSubscriber(subscriber string) error {
+	if err := checkText("subscriber", subscriber, MaxSubscriberLength, true); err != "" {
+		return Errorf(ErrInvalidQuery, "subscriber name: %s", err)
+	}
+	return nil
+}
+
+// CheckOffset validates the arguments of [Store.SetOffset]: a valid
+// subscriber name (see [CheckSubscriber]) and a position that is not
+// negative.
+func CheckOffset(subscriber string, position int64) error {
+	if err := CheckSubscriber(subscriber); err != nil {
+		return err
+	}
+	if position < 0 {
+		return Errorf(ErrInvalidQuery, "offset position %d is negative", position)
+	}
+	return nil
 }
 
 // CheckStream validates q and fills in the default limit and start.

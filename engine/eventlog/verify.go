@@ -24,6 +24,15 @@ type VerifyReport struct {
 // OK reports whether the checked range is intact.
 func (r *VerifyReport) OK() bool { return r.Broken == nil }
 
+// Err returns nil when the checked range is intact, else an error matching
+// [ErrChainBroken] (code chain_broken) that names the first broken link.
+func (r *VerifyReport) Err() error {
+	if r.Broken == nil {
+		return nil
+	}
+	return Errorf(ErrChainBroken, "%s", r.Broken)
+}
+
 // Break is a broken link of the chain.
 type Break struct {
 	Position int64

@@ -8,6 +8,7 @@ package eventlogtest
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -34,10 +35,10 @@ type Backend struct {
 
 // Log is one isolated log.
 type Log interface {
-	// Open returns a new store on this log, closed when the test ends. It
-	// may be called several times, also concurrently: a restart, or a
-	// second process on the same log.
-	Open(t *testing.T, cfg eventlog.Config) eventlog.Store
+	// Open returns a new store on this log, which the caller closes. It may
+	// be called several times, also concurrently and from goroutines other
+	// than the test's: a restart, or a second process on the same log.
+	Open(ctx context.Context, cfg eventlog.Config) (eventlog.Store, error)
 	// Tamper rewrites the stored data of the event at a sealed position by
 	// hand, as someone with write access to the database could.
 	Tamper(t *testing.T, position int64, data string)
@@ -63,9 +64,12 @@ func Run(t *testing.T, b Backend) {
 		{"BadInput", testBadInput},
 		{"ReadFilters", testReadFilters},
 		{"ReadStream", testReadStream},
+		{"EventTimes", testEventTimes},
+		{"Offsets", testOffsets},
 		{"FollowResumes", testFollowResumes},
 		{"ManyWritersFollower", testManyWritersFollower},
 		{"RestartKeepsChain", testRestartKeepsChain},
+		{"CloseSeals", testCloseSeals},
 		{"VerifyDetectsTampering", testVerifyDetectsTampering},
 		{"ConcurrentOpen", testConcurrentOpen},
 		{"Closed", testClosed},
@@ -84,7 +88,29 @@ func setup(t *testing.T, b Backend) (eventlog.Store, Log, context.Context) {
 	l := b.NewLog(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	t.Cleanup(cancel)
-	return l.Open(t, eventlog.Config{}), l, ctx
+	return open(t, l, eventlog.Config{}), l, ctx
+}
+
+// open opens a store on l, closed when the test ends. Call it from the test's
+// goroutine only.
+func open(t *testing.T, l Log, cfg eventlog.Config) eventlog.Store {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	defer cancel()
+	s, err := l.Open(ctx, cfg)
+	require.NoError(t, err)
+	closeAtEnd(t, s)
+	return s
+}
+
+// closeAtEnd closes s when the test ends; closing an already closed store is
+// fine.
+func closeAtEnd(t *testing.T, s eventlog.Store) {
+	t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			t.Errorf("close: %v", err)
+		}
+	})
 }
 
 // ev builds a new event with JSON data from v.
@@ -305,7 +331,9 @@ func testConcurrentExpectedVersion(t *testing.T, b Backend) {
 	require.Len(t, evs, 2)
 }
 
-func errorsIsConflict(err error) bool { return eventlog.IsRetryable(err) }
+func errorsIsConflict(err error) bool {
+	return errors.Is(err, eventlog.ErrVersionConflict) && eventlog.IsRetryable(err)
+}
 
 func testConcurrentAnyVersion(t *testing.T, b Backend) {
 	s, _, ctx := setup(t, b)
@@ -373,7 +401,7 @@ func testTransaction(t *testing.T, b Backend) {
 func testBadInput(t *testing.T, b Backend) {
 	l := b.NewLog(t)
 	ctx := context.Background()
-	s := l.Open(t, eventlog.Config{MaxEventSize: 1024})
+	s := open(t, l, eventlog.Config{MaxEventSize: 1024})
 	good := ev("ok", "Create", 1)
 	big := ev("ok", "Create", strings.Repeat("x", 1100))
 	tests := []struct {
@@ -439,7 +467,7 @@ func testReadFilters(t *testing.T, b Backend) {
 		mu    sync.Mutex
 		clock = time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
 	)
-	s := l.Open(t, eventlog.Config{Now: func() time.Time {
+	s := open(t, l, eventlog.Config{Now: func() time.Time {
 		mu.Lock()
 		defer mu.Unlock()
 		clock = clock.Add(time.Minute)
@@ -485,6 +513,103 @@ func testReadFilters(t *testing.T, b Backend) {
 	require.NoError(t, err)
 	require.Len(t, evs, 4)
 	require.Equal(t, t0.Add(time.Minute), evs[0].Metadata.Time)
+}
+
+// testEventTimes: Config.Now is called once per append, its time truncated
+// to the microsecond; read bounds between two microseconds act as the next
+// one on every backend, so Since set to an event's Time includes it.
+func testEventTimes(t *testing.T, b Backend) {
+	l := b.NewLog(t)
+	ctx := context.Background()
+	var (
+		mu    sync.Mutex
+		calls int
+		clock = time.Date(2026, 3, 1, 8, 0, 0, 5700, time.UTC) // 5.7 µs
+	)
+	s := open(t, l, eventlog.Config{Now: func() time.Time {
+		mu.Lock()
+		defer mu.Unlock()
+		calls++
+		clock = clock.Add(time.Hour)
+		return clock
+	}})
+	evs, err := s.Append(ctx, eventlog.AppendRequest{Events: []eventlog.NewEvent{ev("a", "T", 1), ev("b", "T", 2), ev("a", "T", 3)}})
+	require.NoError(t, err)
+	at := time.Date(2026, 3, 1, 9, 0, 0, 5000, time.UTC)
+	for _, e := range evs {
+		require.Equal(t, at, e.Metadata.Time, "one time for the whole append, truncated to the microsecond")
+	}
+	mu.Lock()
+	require.Equal(t, 1, calls, "Now is called once per append")
+	mu.Unlock()
+	waitSealed(t, ctx, s, 3)
+
+	tests := []struct {
+		name         string
+		since, until time.Time
+		want         int
+	}{
+		{"since exact", at, time.Time{}, 3},
+		{"since exact in another zone", at.In(time.FixedZone("X", 3600)), time.Time{}, 3},
+		{"since a nanosecond later", at.Add(time.Nanosecond), time.Time{}, 0},
+		{"since a nanosecond earlier", at.Add(-time.Nanosecond), time.Time{}, 3},
+		{"since a microsecond earlier", at.Add(-time.Microsecond), time.Time{}, 3},
+		{"until exact", time.Time{}, at, 0},
+		{"until a nanosecond later", time.Time{}, at.Add(time.Nanosecond), 3},
+		{"until a nanosecond earlier", time.Time{}, at.Add(-time.Nanosecond), 0},
+		{"within a microsecond", at.Add(-time.Nanosecond), at.Add(time.Nanosecond), 3},
+		{"inside one microsecond", at.Add(time.Nanosecond), at.Add(2 * time.Nanosecond), 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			evs, err := s.Read(ctx, eventlog.ReadQuery{Since: tt.since, Until: tt.until})
+			require.NoError(t, err)
+			require.Len(t, evs, tt.want)
+		})
+	}
+}
+
+// testOffsets: offsets are stored and replaced; bad names and positions are
+// invalid arguments on every backend, and change nothing.
+func testOffsets(t *testing.T, b Backend) {
+	s, _, ctx := setup(t, b)
+	require.NoError(t, s.SetOffset(ctx, "sub", 7))
+	require.NoError(t, s.SetOffset(ctx, "sub", 3), "an offset may move back, for a replay")
+	longest := strings.Repeat("s", eventlog.MaxSubscriberLength)
+	require.NoError(t, s.SetOffset(ctx, longest, 0))
+	off, ok, err := s.Offset(ctx, longest)
+	require.NoError(t, err)
+	require.True(t, ok)
+	require.Zero(t, off)
+
+	tests := []struct {
+		name string
+		sub  string
+		pos  int64
+	}{
+		{"empty name", "", 1},
+		{"name too long", longest + "s", 1},
+		{"name not UTF-8", "sub\xff", 1},
+		{"control character", "sub\x00", 1},
+		{"negative position", "sub", -1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := s.SetOffset(ctx, tt.sub, tt.pos)
+			require.ErrorIs(t, err, eventlog.ErrInvalidQuery)
+			require.Equal(t, errcode.InvalidArgument, errcode.Of(err), "error: %v", err)
+			var ee *eventlog.Error
+			require.ErrorAs(t, err, &ee)
+			if tt.pos >= 0 {
+				_, _, err = s.Offset(ctx, tt.sub)
+				require.Equal(t, errcode.InvalidArgument, errcode.Of(err), "Offset: %v", err)
+			}
+		})
+	}
+	off, ok, err = s.Offset(ctx, "sub")
+	require.NoError(t, err)
+	require.True(t, ok)
+	require.EqualValues(t, 3, off, "the rejected calls changed nothing")
 }
 
 func testReadStream(t *testing.T, b Backend) {
@@ -696,7 +821,7 @@ func testManyWritersFollower(t *testing.T, b Backend) {
 func testRestartKeepsChain(t *testing.T, b Backend) {
 	l := b.NewLog(t)
 	ctx := context.Background()
-	s := l.Open(t, eventlog.Config{})
+	s := open(t, l, eventlog.Config{})
 	for i := range 5 {
 		appendOne(t, ctx, s, ev("r", "Tick", i))
 	}
@@ -705,7 +830,7 @@ func testRestartKeepsChain(t *testing.T, b Backend) {
 	before := readAll(t, ctx, s, eventlog.ReadQuery{})
 	require.NoError(t, s.Close())
 
-	s2 := l.Open(t, eventlog.Config{})
+	s2 := open(t, l, eventlog.Config{})
 	h2, err := s2.Head(ctx)
 	require.NoError(t, err)
 	require.Equal(t, head, h2)
@@ -724,21 +849,64 @@ func testRestartKeepsChain(t *testing.T, b Backend) {
 	require.EqualValues(t, 6, rep.Checked)
 }
 
+// testCloseSeals: Close seals what was appended through the store, so a
+// store on the same log finds nothing unsealed at once, without waiting.
+func testCloseSeals(t *testing.T, b Backend) {
+	l := b.NewLog(t)
+	ctx := context.Background()
+	// A poll interval far longer than the test: other's sealer (where the
+	// backend has one) makes its first pass at open, then seals nothing of
+	// what s appends.
+	other := open(t, l, eventlog.Config{PollInterval: time.Hour})
+	s := open(t, l, eventlog.Config{PollInterval: time.Hour})
+	const n = 20
+	for i := range n - 2 {
+		appendOne(t, ctx, s, ev(fmt.Sprintf("c/%d", i%3), "Tick", i))
+	}
+	tx, err := s.Begin(ctx)
+	require.NoError(t, err)
+	_, err = tx.Append(ctx, eventlog.AppendRequest{Events: []eventlog.NewEvent{ev("c/tx", "Tick", 1), ev("c/tx", "Tick", 2)}})
+	require.NoError(t, err)
+	require.NoError(t, tx.Commit(ctx))
+	require.NoError(t, s.Close())
+
+	h, err := other.Head(ctx)
+	require.NoError(t, err)
+	require.EqualValues(t, n, h.Position)
+	require.Zero(t, h.Unsealed)
+	rep, err := eventlog.Verify(ctx, other, 0, 0)
+	require.NoError(t, err)
+	require.NoError(t, rep.Err())
+	require.EqualValues(t, n, rep.Checked)
+
+	reopened := open(t, l, eventlog.Config{})
+	h2, err := reopened.Head(ctx)
+	require.NoError(t, err)
+	require.Equal(t, h, h2)
+}
+
 func testVerifyDetectsTampering(t *testing.T, b Backend) {
 	l := b.NewLog(t)
 	ctx := context.Background()
-	s := l.Open(t, eventlog.Config{})
+	s := open(t, l, eventlog.Config{})
 	for i := range 10 {
 		appendOne(t, ctx, s, ev("v", "Tick", map[string]int{"amount": i}))
 	}
 	waitSealed(t, ctx, s, 10)
 
-	l.Tamper(t, 6, `{"amount": 1000000}`)
 	rep, err := eventlog.Verify(ctx, s, 0, 0)
+	require.NoError(t, err)
+	require.NoError(t, rep.Err(), "intact")
+
+	l.Tamper(t, 6, `{"amount": 1000000}`)
+	rep, err = eventlog.Verify(ctx, s, 0, 0)
 	require.NoError(t, err)
 	require.NotNil(t, rep.Broken)
 	require.EqualValues(t, 6, rep.Broken.Position)
 	require.EqualValues(t, 5, rep.Checked)
+	require.ErrorIs(t, rep.Err(), eventlog.ErrChainBroken)
+	require.Equal(t, errcode.ChainBroken, errcode.Of(rep.Err()))
+	require.ErrorContains(t, rep.Err(), "position 6")
 
 	rep, err = eventlog.Verify(ctx, s, 7, 10)
 	require.NoError(t, err)
@@ -756,17 +924,26 @@ func testConcurrentOpen(t *testing.T, b Backend) {
 	ctx := context.Background()
 	// Two processes starting at once on a fresh log both run the
 	// migrations; both must come up, and a third start finds nothing to do.
+	// The goroutines only collect what they got: require must run in the
+	// test's goroutine.
 	stores := make([]eventlog.Store, 3)
+	errs := make([]error, 2)
 	var wg sync.WaitGroup
 	for i := range 2 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			stores[i] = l.Open(t, eventlog.Config{})
-		}()
+		wg.Go(func() {
+			octx, cancel := context.WithTimeout(ctx, waitTimeout)
+			defer cancel()
+			stores[i], errs[i] = l.Open(octx, eventlog.Config{})
+		})
 	}
 	wg.Wait()
-	stores[2] = l.Open(t, eventlog.Config{})
+	for i, err := range errs {
+		if stores[i] != nil {
+			closeAtEnd(t, stores[i])
+		}
+		require.NoError(t, err, "open %d", i)
+	}
+	stores[2] = open(t, l, eventlog.Config{})
 	for i, s := range stores {
 		appendOne(t, ctx, s, ev("open", "Tick", i))
 	}
@@ -794,7 +971,7 @@ func testWaitWakes(t *testing.T, b Backend) {
 	l := b.NewLog(t)
 	ctx := context.Background()
 	// A poll interval far longer than the test: only a wake-up can end Wait.
-	s := l.Open(t, eventlog.Config{PollInterval: time.Hour})
+	s := open(t, l, eventlog.Config{PollInterval: time.Hour})
 	appendOne(t, ctx, s, ev("w", "Tick", 0))
 	waitSealed(t, ctx, s, 1)
 
@@ -812,7 +989,7 @@ func testWaitWakes(t *testing.T, b Backend) {
 		return
 	}
 	// An append through a second store (another process) wakes too.
-	other := l.Open(t, eventlog.Config{PollInterval: time.Hour})
+	other := open(t, l, eventlog.Config{PollInterval: time.Hour})
 	waitSealed(t, ctx, s, 2)
 	go func() {
 		wctx, cancel := context.WithTimeout(ctx, waitTimeout)

@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
+	"net"
+	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -109,11 +112,11 @@ func (s *Store) insert(ctx context.Context, q querier, p *eventlog.PreparedAppen
 	rows, err := q.Query(ctx, s.q.appendEvents, streams, expects, ids, offs, evStreams, types, data, users, initiators,
 		corrs, reqs, cause, depths, solutions, ords, p.Events[0].Metadata.Time, contents)
 	if err != nil {
-		return nil, mapError(err)
+		return nil, mapError(ctx, err)
 	}
 	versions, err := pgx.CollectRows(rows, pgx.RowTo[int64])
 	if err != nil {
-		return nil, mapError(err)
+		return nil, mapError(ctx, err)
 	}
 	if len(versions) == 0 {
 		return nil, s.conflict(ctx, q, p, streams)
@@ -135,11 +138,11 @@ func (s *Store) insertOne(ctx context.Context, q querier, p *eventlog.PreparedAp
 		m.UserID, m.InitiatingUserID, m.CorrelationID, m.RequestID, m.CausationID, int32(m.Depth), m.Solution, m.Time,
 		eventlog.ContentHash(e))
 	if err != nil {
-		return nil, mapError(err)
+		return nil, mapError(ctx, err)
 	}
 	versions, err := pgx.CollectRows(rows, pgx.RowTo[int64])
 	if err != nil {
-		return nil, mapError(err)
+		return nil, mapError(ctx, err)
 	}
 	if len(versions) == 0 {
 		return nil, s.conflict(ctx, q, p, []string{e.StreamID})
@@ -152,7 +155,7 @@ func (s *Store) insertOne(ctx context.Context, q querier, p *eventlog.PreparedAp
 func (s *Store) conflict(ctx context.Context, q querier, p *eventlog.PreparedAppend, streams []string) error {
 	rows, err := q.Query(ctx, s.q.streamVersions, streams)
 	if err != nil {
-		return mapError(err)
+		return mapError(ctx, err)
 	}
 	current := make(map[string]int64, len(streams))
 	var (
@@ -160,7 +163,7 @@ func (s *Store) conflict(ctx context.Context, q querier, p *eventlog.PreparedApp
 		v  int64
 	)
 	if _, err := pgx.ForEachRow(rows, []any{&id, &v}, func() error { current[id] = v; return nil }); err != nil {
-		return mapError(err)
+		return mapError(ctx, err)
 	}
 	if err := p.AssignVersions(current); err != nil {
 		return err
@@ -180,8 +183,26 @@ func blameData(req eventlog.AppendRequest, err error) error {
 	return err
 }
 
-// mapError turns driver errors into the log's errors at the boundary.
-func mapError(err error) error {
+// mapError turns driver errors into the log's errors at the boundary:
+// conflicts, data the database rejected, and connection failures, which
+// become [eventlog.ErrUnavailable] wrapping the driver's error. When ctx is
+// done the error is ctx's, whatever the driver made of the interruption (it
+// closes the connection, which would otherwise read as unavailable).
+func mapError(ctx context.Context, err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	if ctx.Err() != nil {
+		return fmt.Errorf("%w (%w)", ctx.Err(), err)
+	}
+	if isClosedPool(err) {
+		// The caller closed the pool under the store: as good as closed,
+		// and retrying will not help.
+		return eventlog.Wrap(eventlog.ErrClosed, err)
+	}
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
 		switch {
@@ -191,9 +212,51 @@ func mapError(err error) error {
 			return &eventlog.VersionConflictError{Expected: -1, Actual: -1}
 		case len(pgErr.Code) == 5 && pgErr.Code[:2] == "22":
 			return eventlog.Errorf(eventlog.ErrInvalidEvent, "rejected by the database: %s", pgErr.Message)
+		case unavailableState(pgErr.Code):
+			return eventlog.Wrap(eventlog.ErrUnavailable, err)
 		}
+		// Any other answer from the server (a failed login, a missing
+		// database, a bug in our SQL) is not going to pass by retrying.
+		return err
+	}
+	var connectErr *pgconn.ConnectError
+	var netErr net.Error
+	switch {
+	case errors.As(err, &connectErr), // refused, unreachable, TLS, timed out
+		errors.As(err, &netErr), // a connection that broke
+		pgconn.Timeout(err),
+		errors.Is(err, pgconn.ErrConnClosed),
+		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), // the server hung up
+		errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE):
+		return eventlog.Wrap(eventlog.ErrUnavailable, err)
 	}
 	return err
+}
+
+// isClosedPool reports whether err is pgxpool's error for a closed pool:
+// puddle.ErrClosedPool, matched by its text so as not to import pgxpool's
+// pool library directly.
+func isClosedPool(err error) bool {
+	for ; err != nil; err = errors.Unwrap(err) {
+		if err.Error() == "closed pool" {
+			return true
+		}
+	}
+	return false
+}
+
+// unavailableState reports whether a SQLSTATE says the server cannot serve
+// now but may later: connection exceptions (class 08), an administrator or
+// crash shutdown, a server starting up (57P01..57P03), too many
+// connections (53300).
+func unavailableState(code string) bool {
+	switch {
+	case len(code) == 5 && code[:2] == "08":
+		return true
+	case code == "57P01", code == "57P02", code == "57P03", code == "53300":
+		return true
+	}
+	return false
 }
 
 // streamFromDetail extracts the stream id from a unique violation's detail,

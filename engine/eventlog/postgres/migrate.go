@@ -101,7 +101,7 @@ func (s *Store) migrate(ctx context.Context) error {
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("postgres: migrate schema %s: %w", s.cfg.Schema, mapError(err))
+		return fmt.Errorf("postgres: migrate schema %s: %w", s.cfg.Schema, mapError(ctx, err))
 	}
 	return nil
 }

@@ -21,6 +21,7 @@ import (
 	"log/slog"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -67,9 +68,20 @@ type Store struct {
 	closed    chan struct{}
 	closeOnce sync.Once
 	isClosed  atomic.Bool
-	stop      context.CancelFunc
-	wg        sync.WaitGroup
+	// stopListen ends the listener; stopSeal the sealer, which otherwise
+	// runs its final pass when closed closes. finalErr is that pass's
+	// outcome, read by Close after wg.
+	stopListen, stopSeal context.CancelFunc
+	finalErr             error
+	wg                   sync.WaitGroup
 }
+
+// closeSealTimeout bounds the final seal pass of Close.
+//
+// Why a bound: the pass may wait for a transaction still open below the
+// store's rows, or for a database that does not answer; Close must return.
+// What it leaves is sealed by the next store to run on the database.
+const closeSealTimeout = 5 * time.Second
 
 var (
 	_ eventlog.Store = (*Store)(nil)
@@ -114,32 +126,42 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg Config) (*Store, error) {
 	}
 	var pos int64
 	if err := pool.QueryRow(ctx, s.q.headPosition).Scan(&pos); err != nil {
-		return nil, fmt.Errorf("postgres: read head: %w", mapError(err))
+		return nil, fmt.Errorf("postgres: read head: %w", mapError(ctx, err))
 	}
 	s.head.Advance(pos)
-	bg, stop := context.WithCancel(context.Background())
-	s.stop = stop
+	sealCtx, stopSeal := context.WithCancel(context.Background())
+	listenCtx, stopListen := context.WithCancel(context.Background())
+	s.stopSeal, s.stopListen = stopSeal, stopListen
 	s.wg.Add(2)
-	go func() { defer s.wg.Done(); s.sealLoop(bg) }()
-	go func() { defer s.wg.Done(); s.listenLoop(bg) }()
+	go func() { defer s.wg.Done(); s.sealLoop(sealCtx) }()
+	go func() { defer s.wg.Done(); s.listenLoop(listenCtx) }()
 	s.kickSealer()
 	return s, nil
 }
 
-// Close stops the sealer and the listener, and closes the pool if Open made
-// it. Events committed but not sealed yet are sealed by the next Store to
-// run on the database.
+// Close seals the events committed so far (a final pass of the sealer, at
+// most 5 seconds, so that a store opened next finds none unsealed), stops
+// the sealer and the listener, and closes the pool if Open made it. What the
+// final pass could not seal, it reports as an error; the next Store to run on
+// the database seals it. Closing twice is fine.
 func (s *Store) Close() error {
+	var err error
 	s.closeOnce.Do(func() {
 		s.isClosed.Store(true)
 		close(s.closed)
-		s.stop()
+		s.stopListen()
+		bound := time.AfterFunc(closeSealTimeout, s.stopSeal)
 		s.wg.Wait()
+		bound.Stop()
+		s.stopSeal()
 		if s.ownsPool {
 			s.pool.Close()
 		}
+		if s.finalErr != nil {
+			err = fmt.Errorf("postgres: close: %w", s.finalErr)
+		}
 	})
-	return nil
+	return err
 }
 
 // Pool returns the pool the store uses.

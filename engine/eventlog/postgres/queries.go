@@ -15,6 +15,7 @@ type queries struct {
 	sealBegin      string
 	sealCursor     string
 	sealCandidates string
+	sealTarget     string
 	insertSeals    string
 	updateHead     string
 }
@@ -90,6 +91,11 @@ FROM ` + events + ` e
 WHERE (e.tx_id, e.id) > (SELECT h.last_tx, h.last_id FROM ` + head + ` h)
 ORDER BY e.tx_id, e.id
 LIMIT $1`,
+		// The last committed row not sealed yet, in the sealer's order.
+		sealTarget: `SELECT e.tx_id::text::bigint, e.id FROM ` + events + ` e
+WHERE (e.tx_id, e.id) > (SELECT h.last_tx, h.last_id FROM ` + head + ` h)
+ORDER BY e.tx_id DESC, e.id DESC
+LIMIT 1`,
 		insertSeals: `INSERT INTO ` + seals + ` (position, event, hash)
 SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bytea[])`,
 		updateHead: `UPDATE ` + head + ` SET position = $1, hash = $2, last_tx = $3::text::xid8, last_id = $4`,

@@ -53,7 +53,7 @@ func (s *Store) Read(ctx context.Context, q eventlog.ReadQuery) ([]eventlog.Even
 	if len(evs) == 0 && q.After > 0 {
 		var head int64
 		if err := s.pool.QueryRow(ctx, s.q.headPosition).Scan(&head); err != nil {
-			return nil, fmt.Errorf("postgres: read head: %w", mapError(err))
+			return nil, fmt.Errorf("postgres: read head: %w", mapError(ctx, err))
 		}
 		if q.After > head {
 			return nil, eventlog.Errorf(eventlog.ErrUnknownPosition, "position %d is beyond the sealed head %d", q.After, head)
@@ -79,7 +79,7 @@ func (s *Store) ReadStream(ctx context.Context, q eventlog.StreamQuery) ([]event
 	}
 	var last int64
 	if err := s.pool.QueryRow(ctx, s.q.streamExists, q.StreamID).Scan(&last); err != nil {
-		return nil, fmt.Errorf("postgres: read stream %q: %w", q.StreamID, mapError(err))
+		return nil, fmt.Errorf("postgres: read stream %q: %w", q.StreamID, mapError(ctx, err))
 	}
 	switch {
 	case last == 0:
@@ -94,7 +94,7 @@ func (s *Store) ReadStream(ctx context.Context, q eventlog.StreamQuery) ([]event
 func (s *Store) query(ctx context.Context, sql string, args ...any) ([]eventlog.Event, error) {
 	rows, err := s.pool.Query(ctx, sql, args...)
 	if err != nil {
-		return nil, mapError(err)
+		return nil, mapError(ctx, err)
 	}
 	defer rows.Close()
 	var (
@@ -109,7 +109,7 @@ func (s *Store) query(ctx context.Context, sql string, args ...any) ([]eventlog.
 		m := &e.Metadata
 		if err := rows.Scan(&e.Position, &e.Hash, &id, &e.StreamID, &e.StreamVersion, &e.Type, &data,
 			&m.UserID, &m.InitiatingUserID, &m.CorrelationID, &m.RequestID, &m.CausationID, &dep, &m.Solution, &at); err != nil {
-			return nil, mapError(err)
+			return nil, mapError(ctx, err)
 		}
 		if e.ID, err = uuid.Parse(id); err != nil {
 			return nil, fmt.Errorf("event id %q: %w", id, err)
@@ -118,7 +118,7 @@ func (s *Store) query(ctx context.Context, sql string, args ...any) ([]eventlog.
 		evs = append(evs, e)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, mapError(err)
+		return nil, mapError(ctx, err)
 	}
 	return evs, nil
 }
@@ -130,7 +130,7 @@ func (s *Store) Head(ctx context.Context) (eventlog.Head, error) {
 	}
 	var h eventlog.Head
 	if err := s.pool.QueryRow(ctx, s.q.head).Scan(&h.Position, &h.Hash, &h.Unsealed); err != nil {
-		return h, fmt.Errorf("postgres: head: %w", mapError(err))
+		return h, fmt.Errorf("postgres: head: %w", mapError(ctx, err))
 	}
 	return h, nil
 }
@@ -148,13 +148,16 @@ func (s *Store) Offset(ctx context.Context, subscriber string) (int64, bool, err
 	if err := s.checkOpen(); err != nil {
 		return 0, false, err
 	}
+	if err := eventlog.CheckSubscriber(subscriber); err != nil {
+		return 0, false, err
+	}
 	var pos int64
 	err := s.pool.QueryRow(ctx, s.q.getOffset, subscriber).Scan(&pos)
 	if isNoRows(err) {
 		return 0, false, nil
 	}
 	if err != nil {
-		return 0, false, fmt.Errorf("postgres: offset of %s: %w", subscriber, mapError(err))
+		return 0, false, fmt.Errorf("postgres: offset of %s: %w", subscriber, mapError(ctx, err))
 	}
 	return pos, true, nil
 }
@@ -164,8 +167,11 @@ func (s *Store) SetOffset(ctx context.Context, subscriber string, position int64
 	if err := s.checkOpen(); err != nil {
 		return err
 	}
+	if err := eventlog.CheckOffset(subscriber, position); err != nil {
+		return err
+	}
 	if _, err := s.pool.Exec(ctx, s.q.setOffset, subscriber, position); err != nil {
-		return fmt.Errorf("postgres: store offset of %s: %w", subscriber, mapError(err))
+		return fmt.Errorf("postgres: store offset of %s: %w", subscriber, mapError(ctx, err))
 	}
 	return nil
 }
@@ -185,7 +191,7 @@ func (s *Store) Begin(ctx context.Context) (eventlog.Tx, error) {
 	}
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: begin: %w", mapError(err))
+		return nil, fmt.Errorf("postgres: begin: %w", mapError(ctx, err))
 	}
 	return &Tx{s: s, tx: tx}, nil
 }
@@ -220,7 +226,7 @@ func (t *Tx) Commit(ctx context.Context) error {
 	}
 	t.done = true
 	if err := t.tx.Commit(ctx); err != nil {
-		return fmt.Errorf("postgres: commit: %w", mapError(err))
+		return fmt.Errorf("postgres: commit: %w", mapError(ctx, err))
 	}
 	t.s.kickSealer()
 	return nil
@@ -233,7 +239,7 @@ func (t *Tx) Rollback(ctx context.Context) error {
 	}
 	t.done = true
 	if err := t.tx.Rollback(ctx); err != nil && err != pgx.ErrTxClosed {
-		return fmt.Errorf("postgres: rollback: %w", mapError(err))
+		return fmt.Errorf("postgres: rollback: %w", mapError(ctx, err))
 	}
 	return nil
 }

@@ -21,14 +21,23 @@ const (
 	errorMax = 5 * time.Second
 )
 
-// sealLoop seals until ctx ends: at once when an append of this process
-// commits, after a short pause while rows wait behind an open transaction,
-// and every poll interval for appends made elsewhere.
+// sealLoop seals until the store closes: at once when an append of this
+// process commits, after a short pause while rows wait behind an open
+// transaction, and every poll interval for appends made elsewhere. When the
+// store closes it makes a final pass (finalSeal) and returns; ctx ends it
+// sooner, bounding Close.
 func (s *Store) sealLoop(ctx context.Context) {
 	var pause time.Duration
 	for {
+		select {
+		case <-s.closed:
+			s.finalErr = s.finalSeal(ctx)
+			return
+		default:
+		}
 		n, blocked, err := s.sealOnce(ctx)
 		if ctx.Err() != nil {
+			s.interrupted(ctx)
 			return
 		}
 		switch {
@@ -47,7 +56,9 @@ func (s *Store) sealLoop(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			timer.Stop()
+			s.interrupted(ctx)
 			return
+		case <-s.closed:
 		case <-s.sealWake:
 			if blocked {
 				// Something new committed, but the pass is waiting on a
@@ -63,6 +74,56 @@ func (s *Store) sealLoop(ctx context.Context) {
 	}
 }
 
+// interrupted records, when Close's bound ended the sealer before its final
+// pass, that the pass did not run.
+func (s *Store) interrupted(ctx context.Context) {
+	select {
+	case <-s.closed:
+		s.finalErr = fmt.Errorf("final seal: not started: %w", ctx.Err())
+	default:
+	}
+}
+
+// finalSeal seals the rows committed when the store closed, so that events
+// appended just before Close are sealed when it returns, as on SQLite. It
+// stops once the sealer's cursor is past the last row committed then: rows
+// committed later by other processes are theirs to seal. It waits (until
+// ctx ends) for rows held back by a transaction still open below them.
+func (s *Store) finalSeal(ctx context.Context) error {
+	var target cursor
+	err := s.pool.QueryRow(ctx, s.q.sealTarget).Scan(&target.tx, &target.id)
+	if isNoRows(err) {
+		return nil // nothing unsealed
+	}
+	if err != nil {
+		return fmt.Errorf("final seal: %w", mapError(ctx, err))
+	}
+	var pause time.Duration
+	for {
+		n, at, err := s.sealPass(ctx)
+		if err != nil {
+			return fmt.Errorf("final seal: %w", mapError(ctx, err))
+		}
+		if !at.before(target) {
+			return nil
+		}
+		if n == s.cfg.SealBatchSize {
+			continue
+		}
+		pause = grow(pause, blockedMin, blockedMax)
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("final seal: rows up to transaction %d still unsealed: %w", target.tx, ctx.Err())
+		case <-time.After(pause):
+		}
+	}
+}
+
+// cursor is a place in the sealer's order, (tx_id, id).
+type cursor struct{ tx, id int64 }
+
+func (c cursor) before(o cursor) bool { return c.tx < o.tx || (c.tx == o.tx && c.id < o.id) }
+
 func grow(d, lo, hi time.Duration) time.Duration {
 	d *= 2
 	return min(max(d, lo), hi)
@@ -72,9 +133,20 @@ func grow(d, lo, hi time.Duration) time.Duration {
 // it sealed, and whether committed rows are waiting behind an open
 // transaction.
 func (s *Store) sealOnce(ctx context.Context) (sealed int, blocked bool, err error) {
+	sealed, blocked, _, err = s.seal(ctx)
+	return sealed, blocked, err
+}
+
+// sealPass is sealOnce reporting where the cursor stands after the pass.
+func (s *Store) sealPass(ctx context.Context) (sealed int, at cursor, err error) {
+	sealed, _, at, err = s.seal(ctx)
+	return sealed, at, err
+}
+
+func (s *Store) seal(ctx context.Context) (sealed int, blocked bool, at cursor, err error) {
 	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
-		return 0, false, err
+		return 0, false, cursor{}, err
 	}
 	defer conn.Release() // a connection left inside a transaction is discarded by the pool
 
@@ -125,7 +197,7 @@ func (s *Store) sealOnce(ctx context.Context) (sealed int, blocked bool, err err
 		if err == nil {
 			err = rbErr
 		}
-		return 0, blocked, err
+		return 0, blocked, cursor{lastTx, lastID}, err
 	}
 
 	positions := make([]int64, len(links))
@@ -143,10 +215,10 @@ func (s *Store) sealOnce(ctx context.Context) (sealed int, blocked bool, err err
 	b.Queue("COMMIT")
 	if err := conn.SendBatch(ctx, b).Close(); err != nil {
 		_, _ = conn.Exec(ctx, "ROLLBACK")
-		return 0, blocked, fmt.Errorf("write seals: %w", err)
+		return 0, blocked, cursor{}, fmt.Errorf("write seals: %w", err)
 	}
 	s.head.Advance(pos)
-	return len(links), blocked, nil
+	return len(links), blocked, cursor{lastTx, lastID}, nil
 }
 
 // link is what sealing needs of a committed row.

@@ -75,10 +75,17 @@ func (s *Store) commitGroup(group []*appendCall) {
 		return
 	}
 	// Waiting for the writer connection (held by a Tx, maybe) ends when the
-	// store closes; the transaction itself does not.
-	conn, err := s.writer()
+	// store closes, or when every caller of the group has given up; the
+	// transaction itself does not use their contexts.
+	conn, err := s.writer(group)
 	if err != nil {
-		answer(group, s.wrap(ctx, "append: begin", err))
+		for _, c := range group {
+			if cerr := c.ctx.Err(); cerr != nil && !s.closed.Load() {
+				c.done <- s.wrap(c.ctx, "append: wait for the writer", cerr)
+			} else {
+				c.done <- s.wrap(ctx, "append: begin", err)
+			}
+		}
 		return
 	}
 	defer func() { _ = conn.Close() }()
@@ -117,16 +124,34 @@ func (s *Store) commitGroup(group []*appendCall) {
 	answer(ok, nil)
 }
 
-// writer waits for the writer connection until the store closes.
-func (s *Store) writer() (*sql.Conn, error) {
+// writer waits for the writer connection until the store closes or every
+// call of group is done with its context.
+//
+// Why the callers' contexts: the connection may be held by a Tx whose
+// goroutine is the one calling Append (see eventlog.Store, "One writer at a
+// time"); the wait must end with the callers' deadlines, not hang.
+func (s *Store) writer(group []*appendCall) (*sql.Conn, error) {
+	dones := make([]<-chan struct{}, len(group))
+	for i, c := range group {
+		dones[i] = c.ctx.Done()
+	}
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
+	watching := make(chan struct{})
 	go func() {
-		select {
-		case <-s.done:
-			cancel()
-		case <-ctx.Done():
+		defer close(watching)
+		defer cancel()
+		for _, done := range dones {
+			select {
+			case <-done:
+			case <-s.done:
+				return
+			case <-ctx.Done():
+				return
+			}
 		}
 	}()
-	return s.w.Conn(ctx)
+	conn, err := s.w.Conn(ctx)
+	cancel()
+	<-watching
+	return conn, err
 }

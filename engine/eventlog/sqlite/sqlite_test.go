@@ -22,17 +22,23 @@ import (
 func TestConformance(t *testing.T) {
 	t.Parallel()
 	eventlogtest.Run(t, eventlogtest.Backend{
-		NewLog:     func(t *testing.T) eventlogtest.Log { return &testLog{path: filepath.Join(t.TempDir(), "log.db")} },
+		NewLog:     func(t *testing.T) eventlogtest.Log { return &testLog{t: t, path: filepath.Join(t.TempDir(), "log.db")} },
 		OneProcess: true,
 	})
 }
 
-// testLog is a log in a file of its own.
-type testLog struct{ path string }
+// testLog is a log in a file of its own; its stores log to t.
+type testLog struct {
+	t    *testing.T
+	path string
+}
 
-func (l *testLog) Open(t *testing.T, cfg eventlog.Config) eventlog.Store {
-	t.Helper()
-	return open(t, Config{Config: cfg, Path: l.path})
+func (l *testLog) Open(ctx context.Context, cfg eventlog.Config) (eventlog.Store, error) {
+	s, err := Open(ctx, Config{Config: cfg, Path: l.path, Logger: testLogger(l.t)})
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
 }
 
 func (l *testLog) Tamper(t *testing.T, position int64, data string) {
@@ -63,12 +69,17 @@ func (l *testLog) exec(t *testing.T, query string, args ...any) {
 func open(t testing.TB, cfg Config) *Store {
 	t.Helper()
 	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
+		cfg.Logger = testLogger(t)
 	}
 	s, err := Open(context.Background(), cfg)
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, s.Close()) })
 	return s
+}
+
+// testLogger logs warnings and errors to t.
+func testLogger(t testing.TB) *slog.Logger {
+	return slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
 }
 
 func newEvent(stream string, data string) eventlog.NewEvent {
@@ -429,51 +440,42 @@ func answered(t *testing.T, c *appendCall) error {
 	}
 }
 
-func TestReadTimeBoundsRoundUp(t *testing.T) {
-	t.Parallel()
-	ctx := context.Background()
-	at := time.Date(2026, 3, 1, 8, 0, 0, 5000, time.UTC) // 5 µs
-	s := open(t, Config{Path: filepath.Join(t.TempDir(), "log.db"), Config: eventlog.Config{Now: func() time.Time { return at }}})
-	_, err := s.Append(ctx, eventlog.AppendRequest{Events: []eventlog.NewEvent{newEvent("s", `1`)}})
-	require.NoError(t, err)
-	tests := []struct {
-		name         string
-		since, until time.Time
-		want         int
-	}{
-		{"since exact", at, time.Time{}, 1},
-		{"since a nanosecond later", at.Add(time.Nanosecond), time.Time{}, 0},
-		{"since a nanosecond earlier", at.Add(-time.Nanosecond), time.Time{}, 1},
-		{"until exact", time.Time{}, at, 0},
-		{"until a nanosecond later", time.Time{}, at.Add(time.Nanosecond), 1},
-		{"until a nanosecond earlier", time.Time{}, at.Add(-time.Nanosecond), 0},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			evs, err := s.Read(ctx, eventlog.ReadQuery{Since: tt.since, Until: tt.until})
-			require.NoError(t, err)
-			require.Len(t, evs, tt.want)
-		})
-	}
-}
-
-func TestOffsets(t *testing.T) {
+// TestAppendWhileHoldingTx: the goroutine holding a Tx calls Append, which
+// waits for the writer connection the Tx holds: it is not detected, but the
+// wait ends with the caller's context instead of hanging, and the store
+// works on once the Tx ends.
+func TestAppendWhileHoldingTx(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	s := open(t, Config{Path: filepath.Join(t.TempDir(), "log.db")})
-	require.NoError(t, s.SetOffset(ctx, "sub", 7))
-	require.NoError(t, s.SetOffset(ctx, "sub", 3), "an offset may move back, for a replay")
-	off, ok, err := s.Offset(ctx, "sub")
+	tx, err := s.Begin(ctx)
 	require.NoError(t, err)
-	require.True(t, ok)
-	require.EqualValues(t, 3, off)
-	for _, tt := range []struct {
-		sub string
-		pos int64
-	}{{"", 1}, {"sub", -1}} {
-		err := s.SetOffset(ctx, tt.sub, tt.pos)
-		require.Equal(t, errcode.InvalidArgument, errcode.Of(err), "%q %d", tt.sub, tt.pos)
+	_, err = tx.Append(ctx, eventlog.AppendRequest{Events: []eventlog.NewEvent{newEvent("tx", `1`)}})
+	require.NoError(t, err)
+
+	done := make(chan error, 1)
+	go func() {
+		// As if from the Tx's goroutine: that goroutine is blocked here.
+		actx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+		defer cancel()
+		_, err := s.Append(actx, eventlog.AppendRequest{Events: []eventlog.NewEvent{newEvent("self", `1`)}})
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		require.ErrorIs(t, err, context.DeadlineExceeded)
+		require.Equal(t, errcode.Canceled, errcode.Of(err))
+	case <-time.After(30 * time.Second):
+		require.NoError(t, tx.Rollback(ctx)) // lets the Append through
+		t.Fatal("Append waited for the Tx past its context's deadline")
 	}
+
+	require.NoError(t, tx.Commit(ctx))
+	evs, err := s.Append(ctx, eventlog.AppendRequest{Events: []eventlog.NewEvent{newEvent("after", `1`)}})
+	require.NoError(t, err, "the committer is free again")
+	require.EqualValues(t, 2, evs[0].Position)
+	_, err = s.ReadStream(ctx, eventlog.StreamQuery{StreamID: "self"})
+	require.ErrorIs(t, err, eventlog.ErrStreamNotFound, "the timed-out append wrote nothing")
 }
 
 // TestClosedEverywhere: after Close, every method and an open Tx fail with

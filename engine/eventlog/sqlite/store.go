@@ -207,8 +207,10 @@ func (s *Store) Append(ctx context.Context, req eventlog.AppendRequest) ([]event
 
 // Begin starts a write transaction. It holds the store's only writer
 // connection until Commit or Rollback: every other write (Append, SetOffset,
-// another Begin) waits for it, so the goroutine holding a Tx must not make
-// them.
+// another Begin) waits for it. So the goroutine holding a Tx must not make
+// them: it would wait for itself, until its ctx ends (then failing with
+// ctx's error) or the store closes. This is not detected; see
+// [eventlog.Store], "One writer at a time".
 func (s *Store) Begin(ctx context.Context) (eventlog.Tx, error) {
 	if s.closed.Load() {
 		return nil, errClosed("begin")
@@ -259,15 +261,15 @@ func (s *Store) Read(ctx context.Context, q eventlog.ReadQuery) ([]eventlog.Even
 			args = append(args, t)
 		}
 	}
-	// Times are whole microseconds: t >= since and t < until hold exactly
-	// when they hold against since and until rounded up.
+	// CheckRead rounded the bounds up to whole microseconds, as times are
+	// stored.
 	if !q.Since.IsZero() {
 		b.WriteString(` AND recorded_at >= ?`)
-		args = append(args, ceilMicro(q.Since))
+		args = append(args, q.Since.UnixMicro())
 	}
 	if !q.Until.IsZero() {
 		b.WriteString(` AND recorded_at < ?`)
-		args = append(args, ceilMicro(q.Until))
+		args = append(args, q.Until.UnixMicro())
 	}
 	if q.CorrelationID != "" {
 		b.WriteString(` AND correlation_id = ?`)
@@ -379,6 +381,9 @@ func (s *Store) Offset(ctx context.Context, subscriber string) (int64, bool, err
 	if s.closed.Load() {
 		return 0, false, errClosed("offset")
 	}
+	if err := eventlog.CheckSubscriber(subscriber); err != nil {
+		return 0, false, err
+	}
 	var pos int64
 	err := s.r.QueryRowContext(ctx, `SELECT position FROM offsets WHERE subscriber = ?`, subscriber).Scan(&pos)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -395,25 +400,13 @@ func (s *Store) SetOffset(ctx context.Context, subscriber string, position int64
 	if s.closed.Load() {
 		return errClosed("set offset")
 	}
-	switch {
-	case subscriber == "":
-		return eventlog.Errorf(eventlog.ErrInvalidQuery, "subscriber name is empty")
-	case position < 0:
-		return eventlog.Errorf(eventlog.ErrInvalidQuery, "position %d is negative", position)
+	if err := eventlog.CheckOffset(subscriber, position); err != nil {
+		return err
 	}
 	_, err := s.w.ExecContext(ctx, `INSERT INTO offsets (subscriber, position, updated_at) VALUES (?, ?, ?)
 		ON CONFLICT (subscriber) DO UPDATE SET position = excluded.position, updated_at = excluded.updated_at`,
 		subscriber, position, bookkeepingTime())
 	return s.wrap(ctx, "set offset of "+subscriber, err)
-}
-
-// ceilMicro returns t in unix microseconds, rounded up.
-func ceilMicro(t time.Time) int64 {
-	us := t.UnixMicro()
-	if t.Nanosecond()%1000 != 0 {
-		us++
-	}
-	return us
 }
 
 // bookkeepingTime is the time recorded in the offsets and migrations tables,

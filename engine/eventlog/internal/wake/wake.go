@@ -39,9 +39,14 @@ func (h *Head) Position() int64 {
 	return h.pos
 }
 
-// Wait returns nil when the position is past after, at the next Advance, or
-// after poll; ctx's error when ctx ends; errClosed when closed is closed.
+// Wait returns errClosed when closed is closed, checked first, so a closed
+// store answers so even when the position is past after or a wake-up
+// arrives at the same time; else nil when the position is past after, at
+// the next Advance, or after poll; ctx's error when ctx ends.
 func (h *Head) Wait(ctx context.Context, after int64, poll time.Duration, closed <-chan struct{}, errClosed error) error {
+	if isClosed(closed) {
+		return errClosed
+	}
 	h.mu.Lock()
 	if h.pos > after {
 		h.mu.Unlock()
@@ -56,12 +61,26 @@ func (h *Head) Wait(ctx context.Context, after int64, poll time.Duration, closed
 	defer timer.Stop()
 	select {
 	case <-ch:
-		return nil
 	case <-timer.C:
-		return nil
 	case <-ctx.Done():
 		return ctx.Err()
 	case <-closed:
 		return errClosed
+	}
+	// select picks at random among ready cases: a close racing the wake-up
+	// still wins.
+	if isClosed(closed) {
+		return errClosed
+	}
+	return nil
+}
+
+// isClosed reports whether closed is closed; a nil channel never is.
+func isClosed(closed <-chan struct{}) bool {
+	select {
+	case <-closed:
+		return true
+	default:
+		return false
 	}
 }
