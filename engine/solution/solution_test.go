@@ -1,0 +1,404 @@
+package solution_test
+
+import (
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/bizevents/bizevents/engine/customapi"
+	"github.com/bizevents/bizevents/engine/errcode"
+	"github.com/bizevents/bizevents/engine/pipeline"
+	"github.com/bizevents/bizevents/engine/solution"
+	"github.com/bizevents/bizevents/engine/tables"
+)
+
+var update = flag.Bool("update", false, "rewrite the want.txt files of testdata/invalid from the problems found")
+
+const contosoDir = "../../examples/contoso"
+
+// TestLoadInvalid loads each folder of testdata/invalid and compares the
+// problems found with the folder's want.txt; -update rewrites them. Each
+// case also names a problem it must report, so that a golden file cannot
+// lose it unnoticed.
+func TestLoadInvalid(t *testing.T) {
+	t.Parallel()
+	must := map[string][]string{
+		"duplicate_names": {
+			"more-tables.yaml:2:18: table account: defined twice (first at accounts.yaml:2:18)",
+			"more-tables.yaml:5:17: table customer: plural name accounts is taken by table account",
+			"apis.yaml:4:17: custom API contoso_Ping: defined twice",
+			"steps.yaml:8:11: step on create: defined twice",
+			`more-tables.yaml:9:5: table client: key "displayName" is defined twice (first at line 8)`,
+		},
+		"file_shape": {
+			"two-kinds.yaml:1:1: a file holds one kind of definition",
+			"empty.yaml: empty file",
+			"docs.yaml:4:1: a second YAML document",
+		},
+		"filtering_column": {
+			"steps.yaml:7:33: step revenue changed: filtering column revenu is not a column of table account",
+			"pre image before: column telephone1 is not a column of table account",
+		},
+		"manifest_errors":      {`solution.yaml:1:7: name "Contoso" must be lower case`},
+		"missing_lookup_table": {"tables.yaml:7:17: table contact: column parentcustomerid: lookup target acount is not a table"},
+		"missing_manifest":     {"solution.yaml: missing"},
+		"step_rules": {
+			"step lookup async: custom API contoso_Lookup is a function",
+			"step quiet: custom API contoso_Quiet takes no steps",
+		},
+		"sync_step_async_only": {"steps.yaml:5:11: step check purchase: custom API contoso_CustomerPurchase allows async steps only"},
+		"syntax_error":         {"tables.yaml:4: invalid YAML: ", "events.yaml:3: invalid YAML: "},
+		"table_rules":          {"tables.yaml:10:19: table account: column revenue: min value is above max value"},
+		"unknown_column_type":  {`tables.yaml:7:15: table account: column amount: unknown type "monee" (want one of string, integer,`},
+		"unknown_key": {
+			`tables.yaml:12:9: table contact: column lastname: unknown key "lenght"`,
+			`flows.yaml:1:1: unknown key "flows" (want one of customApis, steps, tables)`,
+		},
+		"unknown_message": {"steps.yaml:3:14: step frob: unknown message Frobnicate"},
+		"wrong_type":      {`tables.yaml:7:20: table account: column name: maxLength: want an integer, got a string "ten"`},
+	}
+	dirs, err := filepath.Glob(filepath.Join("testdata", "invalid", "*"))
+	require.NoError(t, err)
+	var names []string
+	for _, dir := range dirs {
+		names = append(names, filepath.Base(dir))
+	}
+	for name := range must {
+		require.Contains(t, names, name)
+	}
+	for _, dir := range dirs {
+		t.Run(filepath.Base(dir), func(t *testing.T) {
+			t.Parallel()
+			s, err := solution.Load(dir)
+			require.Error(t, err)
+			require.Nil(t, s)
+			require.Equal(t, errcode.InvalidSolution, errcode.Of(err))
+			var se *solution.Error
+			require.ErrorAs(t, err, &se)
+			require.NotEmpty(t, se.Problems)
+
+			got := err.Error() + "\n"
+			golden := filepath.Join(dir, "want.txt")
+			if *update {
+				require.NoError(t, os.WriteFile(golden, []byte(got), 0o644))
+			}
+			want, err := os.ReadFile(golden)
+			require.NoError(t, err, "run go test -update to write it")
+			require.Equal(t, string(want), got)
+			for _, m := range must[filepath.Base(dir)] {
+				require.Contains(t, got, m)
+			}
+		})
+	}
+}
+
+func TestLoadNotAFolder(t *testing.T) {
+	t.Parallel()
+	for _, dir := range []string{filepath.Join(t.TempDir(), "nope"), filepath.Join(contosoDir, "solution.yaml")} {
+		_, err := solution.Load(dir)
+		require.Equal(t, errcode.InvalidSolution, errcode.Of(err))
+	}
+}
+
+func TestLoadContoso(t *testing.T) {
+	t.Parallel()
+	s, err := solution.Load(contosoDir)
+	require.NoError(t, err)
+	require.Equal(t, "contoso_customers", s.Name)
+	require.Equal(t, "Contoso Customer Management", s.DisplayName)
+	require.Equal(t, "1.0.0", s.Version)
+	require.Equal(t, "contoso", s.Publisher)
+	require.Equal(t, 6, s.Files)
+	require.Len(t, s.Hash, 64)
+	require.Empty(t, s.Steps)
+
+	var names []string
+	for _, tb := range s.Tables {
+		names = append(names, tb.LogicalName)
+	}
+	require.Equal(t, []string{"account", "contact", "membership"}, names, "sorted by name")
+	contact := s.Tables[1]
+	require.Equal(t, "contactid", contact.PrimaryKey, "defaulted")
+	require.Equal(t, tables.UserOwned, contact.Ownership, "defaulted")
+	parent, ok := contact.Column("parentcustomerid")
+	require.True(t, ok)
+	require.Equal(t, tables.Lookup, parent.Type)
+	require.Equal(t, "account", parent.Target)
+	revenue, ok := s.Tables[0].Column("revenue")
+	require.True(t, ok)
+	require.Equal(t, tables.MoneyPrecision, revenue.Precision)
+
+	external := map[string]bool{}
+	for _, a := range s.CustomAPIs {
+		external[a.UniqueName] = a.IsExternalEvent()
+	}
+	require.Equal(t, map[string]bool{
+		"contoso_CustomerPurchase":    true,
+		"contoso_VendorPaymentPosted": true,
+		"contoso_EnteredStore":        false,
+		"contoso_PurchaseProduct":     false,
+		"contoso_ReturnProduct":       false,
+		"contoso_VisitWebSite":        false,
+	}, external)
+	for _, a := range s.CustomAPIs {
+		if a.UniqueName == "contoso_CustomerPurchase" {
+			items, ok := a.Parameter("Items")
+			require.True(t, ok)
+			require.Equal(t, customapi.StringArray, items.Type)
+			require.True(t, items.Optional)
+		}
+	}
+}
+
+func TestLoadSteps(t *testing.T) {
+	t.Parallel()
+	s, err := solution.Load(filepath.Join("testdata", "valid", "steps"))
+	require.NoError(t, err)
+	require.Equal(t, "0.1.0-beta+build.7", s.Version)
+	require.Equal(t, 4, s.Files, ".yml files count, in subfolders too")
+	byName := map[string]pipeline.Step{}
+	for _, st := range s.Steps {
+		byName[st.Name] = st
+	}
+	require.Len(t, byName, 5)
+	rev := byName["account revenue changed"]
+	require.Equal(t, pipeline.PostOperation, rev.Stage, "stage by name")
+	require.Equal(t, pipeline.Async, rev.Mode)
+	require.Equal(t, 2, rev.Rank)
+	require.Equal(t, []string{"revenue"}, rev.FilteringColumns)
+	require.Equal(t, []pipeline.Image{{Name: "before", Columns: []string{"revenue", "ownerid"}}}, rev.PreImages)
+	require.Equal(t, []pipeline.Image{{Name: "after"}}, rev.PostImages)
+	require.Equal(t, "erp", rev.Endpoint)
+	require.Equal(t, pipeline.PreOperation, byName["account number"].Stage)
+	require.JSONEq(t, `{"prefix": "AC-"}`, byName["account number"].Config)
+	require.Equal(t, "s3cret", byName["account number"].SecureConfig)
+	require.Equal(t, pipeline.PostOperation, byName["purchase to erp"].Stage, "stage by number")
+	require.True(t, byName["score check"].Disabled)
+	require.Equal(t, tables.OrganizationOwned, s.Tables[0].Ownership)
+
+	// YAML anchors and merge keys work.
+	invoice := s.Tables[1]
+	require.Equal(t, "invoice", invoice.LogicalName)
+	zero := 0.0
+	for _, name := range []string{"amount", "tax", "total"} {
+		c, ok := invoice.Column(name)
+		require.True(t, ok, name)
+		require.Equal(t, tables.Money, c.Type, name)
+		require.Equal(t, &zero, c.MinValue, name)
+		require.Equal(t, name == "total", c.Required, name)
+	}
+}
+
+// TestHashStable rewrites the contoso solution in another shape (files
+// renamed, merged, split and reordered, items reordered, other indentation
+// and quoting, explicit defaults) and expects the same hash; a real change
+// gives another.
+func TestHashStable(t *testing.T) {
+	t.Parallel()
+	orig, err := solution.Load(contosoDir)
+	require.NoError(t, err)
+
+	dir := t.TempDir()
+	var tableNodes, apiNodes []*yaml.Node
+	files, err := filepath.Glob(filepath.Join(contosoDir, "*", "*.yaml"))
+	require.NoError(t, err)
+	for _, f := range files {
+		root := readYAML(t, f)
+		require.Len(t, root.Content, 2)
+		switch root.Content[0].Value {
+		case "tables":
+			tableNodes = append(tableNodes, root.Content[1].Content...)
+		case "customApis":
+			apiNodes = append(apiNodes, root.Content[1].Content...)
+		}
+	}
+	slices.Reverse(tableNodes)
+	// An explicit default changes nothing.
+	tableNodes[0].Content = append(tableNodes[0].Content,
+		&yaml.Node{Kind: yaml.ScalarNode, Value: "ownership"}, &yaml.Node{Kind: yaml.ScalarNode, Value: "user", Style: yaml.DoubleQuotedStyle})
+	writeYAML(t, filepath.Join(dir, "z", "all-tables.yml"), map[string]any{"tables": tableNodes})
+	for i, a := range apiNodes {
+		writeYAML(t, filepath.Join(dir, "apis", string(rune('f'-i))+".yaml"), map[string]any{"customApis": []*yaml.Node{a}})
+	}
+	writeYAML(t, filepath.Join(dir, "solution.yaml"), readYAML(t, filepath.Join(contosoDir, "solution.yaml")))
+
+	moved, err := solution.Load(dir)
+	require.NoError(t, err)
+	require.Equal(t, 8, moved.Files)
+	require.Equal(t, orig.Hash, moved.Hash)
+	moved.Files = orig.Files
+	require.Equal(t, orig, moved)
+
+	// A change of one table changes the hash.
+	for i := 0; i < len(tableNodes[0].Content); i += 2 {
+		if tableNodes[0].Content[i].Value == "displayName" {
+			tableNodes[0].Content[i+1].Value = "Changed"
+		}
+	}
+	writeYAML(t, filepath.Join(dir, "z", "all-tables.yml"), map[string]any{"tables": tableNodes})
+	changed, err := solution.Load(dir)
+	require.NoError(t, err)
+	require.NotEqual(t, orig.Hash, changed.Hash)
+}
+
+func TestEncodeDecode(t *testing.T) {
+	t.Parallel()
+	for _, dir := range []string{contosoDir, filepath.Join("testdata", "valid", "steps")} {
+		t.Run(filepath.Base(dir), func(t *testing.T) {
+			t.Parallel()
+			s, err := solution.Load(dir)
+			require.NoError(t, err)
+			data, err := solution.Encode(s)
+			require.NoError(t, err)
+			viaJSON, err := json.Marshal(s)
+			require.NoError(t, err)
+			require.JSONEq(t, string(data), string(viaJSON))
+			viaValue, err := json.Marshal(*s)
+			require.NoError(t, err)
+			require.JSONEq(t, string(data), string(viaValue))
+
+			d, err := solution.Decode(data)
+			require.NoError(t, err)
+			require.Zero(t, d.Files)
+			want := *s
+			want.Files = 0
+			require.Equal(t, &want, d)
+
+			var u solution.Solution
+			require.NoError(t, json.Unmarshal(data, &u))
+			require.Equal(t, want, u)
+
+			again, err := solution.Encode(d)
+			require.NoError(t, err)
+			require.Equal(t, string(data), string(again))
+		})
+	}
+	t.Run("Shape", func(t *testing.T) {
+		t.Parallel()
+		s, err := solution.Load(filepath.Join("testdata", "valid", "steps"))
+		require.NoError(t, err)
+		data, err := solution.Encode(s)
+		require.NoError(t, err)
+		var doc map[string]any
+		require.NoError(t, json.Unmarshal(data, &doc))
+		require.Equal(t, "steps_fixture", doc["name"])
+		steps := doc["steps"].([]any)
+		require.Equal(t, "account number", steps[0].(map[string]any)["name"], "sorted by name")
+		require.EqualValues(t, 20, steps[0].(map[string]any)["stage"], "stages are numbers")
+		require.Equal(t, "account", doc["tables"].([]any)[0].(map[string]any)["logicalName"])
+	})
+}
+
+func TestDecodeInvalid(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name, data, want string
+	}{
+		{"NotJSON", `{`, "decode solution definition: unexpected EOF"},
+		{"UnknownKey", `{"name":"x","version":"1.0","colour":"red"}`, `unknown field "colour"`},
+		{"Trailing", `{"name":"x","version":"1.0"} {}`, "data after the JSON document"},
+		{"BadName", `{"name":"X","version":"1.0"}`, `name "X" must be lower case`},
+		{"BadVersion", `{"name":"x","version":"v1"}`, `version "v1" must be two to four`},
+		{"UnknownMessage", `{"name":"x","version":"1.0","steps":[{"name":"s","message":"Nope","stage":40,"mode":"async","handler":"h"}]}`,
+			"step s: unknown message Nope"},
+		{"LookupTarget", `{"name":"x","version":"1.0","tables":[{"logicalName":"a","pluralName":"as","columns":[{"logicalName":"b","type":"lookup","target":"c"}]}]}`,
+			"table a: column b: lookup target c is not a table"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := solution.Decode([]byte(tt.data))
+			require.Equal(t, errcode.InvalidSolution, errcode.Of(err))
+			require.Contains(t, err.Error(), tt.want)
+			var se *solution.Error
+			require.ErrorAs(t, err, &se)
+			for _, p := range se.Problems {
+				require.Empty(t, p.File)
+				require.Zero(t, p.Line)
+			}
+		})
+	}
+}
+
+func TestDiff(t *testing.T) {
+	t.Parallel()
+	old, err := solution.Load(filepath.Join("testdata", "valid", "steps"))
+	require.NoError(t, err)
+	clone := func() *solution.Solution {
+		data, err := solution.Encode(old)
+		require.NoError(t, err)
+		s, err := solution.Decode(data)
+		require.NoError(t, err)
+		return s
+	}
+	require.Empty(t, solution.Diff(old, clone()))
+
+	next := clone()
+	next.Version = "0.2.0"
+	account := &next.Tables[0]
+	require.Equal(t, "account", account.LogicalName)
+	account.Columns = append(account.Columns, tables.Column{LogicalName: "website", Type: tables.String, MaxLength: 200})
+	account.Columns = slices.DeleteFunc(account.Columns, func(c tables.Column) bool { return c.LogicalName == "rating" })
+	for i := range account.Columns {
+		if account.Columns[i].LogicalName == "revenue" {
+			account.Columns[i].Type, account.Columns[i].Precision = tables.Decimal, 2
+		}
+	}
+	next.Steps = slices.DeleteFunc(next.Steps, func(s pipeline.Step) bool { return s.Name == "quote check" })
+	require.Equal(t, "account revenue changed", next.Steps[1].Name)
+	next.Steps[1].Rank = 5
+
+	changes := solution.Diff(old, next)
+	require.Equal(t, strings.Join([]string{
+		`changed solution steps_fixture: version: "0.1.0-beta+build.7" → "0.2.0"`,
+		"removed column account.rating (warning: existing rows lose the column's values)",
+		`changed column account.revenue: type: "money" → "decimal"; precision: 4 → 2 (warning: existing money values may not convert to decimal)`,
+		"added column account.website",
+		"changed step account revenue changed: rank: 2 → 5",
+		"removed step quote check",
+	}, "\n"), changes.String())
+	require.Len(t, changes.Warnings(), 2)
+
+	first := solution.Diff(nil, old)
+	require.Empty(t, first.Warnings())
+	var added []string
+	for _, c := range first {
+		require.Equal(t, solution.Added, c.Kind)
+		added = append(added, c.What+" "+c.Name)
+	}
+	require.Equal(t, []string{
+		"table account", "table invoice",
+		"custom API test_Purchase", "custom API test_Quote", "custom API test_Score",
+		"step account number", "step account revenue changed", "step purchase to erp", "step quote check", "step score check",
+	}, added)
+
+	gone := solution.Diff(old, &solution.Solution{Name: old.Name, DisplayName: old.DisplayName, Version: old.Version, Publisher: old.Publisher})
+	require.Equal(t, "removed table account (warning: the rows of the table lose their definition)", gone[0].String())
+}
+
+func readYAML(t *testing.T, path string) *yaml.Node {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	require.NoError(t, err)
+	var doc yaml.Node
+	require.NoError(t, yaml.Unmarshal(data, &doc))
+	return doc.Content[0]
+}
+
+func writeYAML(t *testing.T, path string, v any) {
+	t.Helper()
+	require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o755))
+	f, err := os.Create(path)
+	require.NoError(t, err)
+	enc := yaml.NewEncoder(f)
+	enc.SetIndent(4)
+	require.NoError(t, enc.Encode(v))
+	require.NoError(t, enc.Close())
+	require.NoError(t, f.Close())
+}

@@ -1,0 +1,41 @@
+// Package schemas holds the JSON Schemas (draft 2020-12) of the files
+// bizevents reads, embedded so that the engine validates against exactly
+// the schemas editors see:
+//
+//	solution.schema.json       solution.yaml, a solution's manifest
+//	solution-file.schema.json  every other YAML file of a solution folder:
+//	                           one of tables, customApis, steps
+//
+// Editors running yaml-language-server complete and check a solution file
+// when it starts with a modeline such as
+//
+//	# yaml-language-server: $schema=../../schemas/solution-file.schema.json
+//
+// Why one schema for all definition files rather than one per kind: a file
+// is recognised by its single top-level key, not by its name, so one
+// schema with one property per kind lets an editor complete the key itself
+// and lets a new kind (catalogs, flows, endpoints, roles) be one new
+// property and one new $defs entry.
+package schemas
+
+import (
+	"embed"
+	"io/fs"
+)
+
+// The schema files, by name in [FS].
+const (
+	Solution     = "solution.schema.json"
+	SolutionFile = "solution-file.schema.json"
+)
+
+// BaseURL is the URL the schemas' $id values start with; a schema's $id is
+// BaseURL followed by its file name.
+const BaseURL = "https://github.com/bizevents/bizevents/raw/main/schemas/"
+
+//go:embed *.schema.json
+var files embed.FS
+
+// FS returns the schema files, each at the root of the file system by its
+// name (see [Solution] and [SolutionFile]).
+func FS() fs.FS { return files }
