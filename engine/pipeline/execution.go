@@ -78,6 +78,9 @@ type Response struct {
 	// Rows and More are RetrieveMultiple's page, and whether more follow.
 	Rows []tables.Row
 	More bool
+	// PageToken continues RetrieveMultiple after this page; empty on the
+	// last page.
+	PageToken string
 	// Output holds a custom API's response properties.
 	Output map[string]any
 	// Version is the row's version after a write.
