@@ -6,7 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	
+
 	"github.com/google/uuid"
 
 	"github.com/bizevents/bizevents/engine/errcode"
