@@ -239,4 +239,3 @@ func Watch(ctx context.Context, e *pipeline.Engine, interval time.Duration, onEr
 		}
 	}
 }
-
