@@ -6,17 +6,19 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"path/filepath"
 
+	"github.com/bizevents/bizevents/engine/pipeline"
 	"github.com/bizevents/bizevents/engine/solution"
 )
 
 func solutionCommand() *command {
 	return &command{
 		name:    "solution",
-		summary: "check solutions: folders of YAML files defining tables, custom APIs and steps",
+		summary: "check and import solutions: folders of YAML files defining tables, custom APIs and steps",
 		help:    "A solution is a folder with a solution.yaml (name, version) and YAML files of definitions,\nchecked against the JSON Schemas in schemas/.",
-		subs:    []*command{solutionValidateCommand()},
+		subs:    []*command{solutionValidateCommand(), solutionImportCommand()},
 	}
 }
 
@@ -127,4 +129,74 @@ func plural(n int, noun string) string {
 		return "1 " + noun
 	}
 	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+// solutionImportOptions are the options of `bizevents solution import`.
+type solutionImportOptions struct {
+	DB   dbOptions
+	Dir  string
+	JSON bool
+}
+
+func solutionImportCommand() *command {
+	return &command{
+		name:    "import",
+		summary: "validate a solution folder and import it into the engine's database",
+		args:    "DIR",
+		help: "Validates DIR, then stores it as a SolutionImported event and makes it the solution's\n" +
+			"current version: new tables, columns, custom APIs and steps take effect, removed ones\n" +
+			"stop. Importing the same definition again changes nothing. A server on the same\n" +
+			"database picks the import up within seconds.",
+		setup: func(fs *flag.FlagSet, env *cliEnv) func(context.Context, []string) error {
+			var o solutionImportOptions
+			o.DB.register(fs, env, false)
+			fs.BoolVar(&o.JSON, "json", false, "print the result as JSON")
+			return func(ctx context.Context, args []string) error {
+				switch len(args) {
+				case 0:
+					return usagef("missing DIR, the solution's folder, e.g. examples/contoso")
+				case 1:
+					o.Dir = args[0]
+				default:
+					return usagef("unexpected argument %q: import takes one folder", args[1])
+				}
+				return runSolutionImport(ctx, o, env.stdout, env.stderr)
+			}
+		},
+	}
+}
+
+func runSolutionImport(ctx context.Context, o solutionImportOptions, stdout, stderr io.Writer) error {
+	if err := runSolutionValidate(ctx, solutionValidateOptions{Dir: o.Dir, JSON: false}, io.Discard); err != nil {
+		var sp *solutionProblems
+		if errors.As(err, &sp) {
+			_, _ = fmt.Fprintln(stdout, sp.err.Error())
+		}
+		return err
+	}
+	s, err := solution.Load(o.Dir)
+	if err != nil {
+		return err
+	}
+	_, db, err := openEngine(ctx, o.DB, newLogger(stderr, slog.LevelWarn), nil)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	res, err := solution.Import(ctx, db, s, pipeline.Caller{})
+	if err != nil {
+		return err
+	}
+	if o.JSON {
+		return newJSONEncoder(stdout).Encode(res)
+	}
+	switch {
+	case res.Unchanged:
+		_, err = fmt.Fprintf(stdout, "unchanged: %s %s is already imported\n", res.Name, res.Version)
+	case res.PreviousVersion == "":
+		_, err = fmt.Fprintf(stdout, "imported: %s %s (%s)\n", res.Name, res.Version, plural(len(res.Changes), "definition"))
+	default:
+		_, err = fmt.Fprintf(stdout, "upgraded: %s %s -> %s\n%s\n", res.Name, res.PreviousVersion, res.Version, res.Changes.String())
+	}
+	return err
 }
