@@ -14,8 +14,12 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/bizevents/bizevents/engine/api"
 	"github.com/bizevents/bizevents/engine/errcode"
 	"github.com/bizevents/bizevents/engine/eventlog"
+	"github.com/bizevents/bizevents/engine/pipeline"
+	"github.com/bizevents/bizevents/engine/security"
+	"github.com/bizevents/bizevents/engine/solution"
 )
 
 // Defaults for serveOptions.
@@ -37,6 +41,24 @@ type serveOptions struct {
 	// LogLevel is the level of the logs on stderr. Default info.
 	LogLevel slog.Leveler
 
+	// Solutions are solution folders to import at start (each import is a
+	// no-op when that version is imported already).
+	Solutions []string
+	// APIKey authenticates requests as the dev user. Default: env
+	// BIZEVENTS_API_KEY; with neither it nor a client, and a SQLite
+	// database, a key is made once and kept next to the database file.
+	APIKey string
+	// ClientID and ClientSecret make one OAuth 2.0 client (an application
+	// user) that gets tokens at /oauth2/token. Default: env
+	// BIZEVENTS_CLIENT_ID and BIZEVENTS_CLIENT_SECRET.
+	ClientID, ClientSecret string
+	// TokenKey signs access tokens, at least 32 bytes. Default: env
+	// BIZEVENTS_TOKEN_KEY, else a random key per start (tokens then end
+	// with the process, and several processes do not share them).
+	TokenKey string
+	// RateLimit is each caller's requests per second, 0 for no limit.
+	RateLimit float64
+
 	// ready, when set, is called with the listening address once the
 	// server accepts connections (tests listen on port 0).
 	ready func(net.Addr)
@@ -46,16 +68,31 @@ func serveCommand() *command {
 	return &command{
 		name:    "serve",
 		summary: "run the engine's HTTP server until interrupted",
-		help: "Opens the event log (creating and migrating it as needed) and serves:\n" +
-			"  GET /healthz          200 \"ok\" when the log answers\n" +
-			"  GET /api/log/head     the log's head: position, hash, unsealed\n" +
-			"  GET /api/log/events   events; query: after, limit, stream, type, correlation_id, since, until\n" +
-			"Errors are {\"error\":{\"code\",\"message\"}} with a stable code.",
+		help: "Opens the database (creating and migrating it as needed), imports --solution folders,\n" +
+			"and serves:\n" +
+			"  GET /healthz            200 \"ok\" when the database answers (no credentials needed)\n" +
+			"  /api/data/v9.2/...      the Dataverse-shaped Web API: tables, custom APIs\n" +
+			"  POST /oauth2/token      client credentials -> bearer token\n" +
+			"  GET /api/log/head       the log's head: position, hash, unsealed\n" +
+			"  GET /api/log/events     events; query: after, limit, stream, type, correlation_id, since, until\n" +
+			"Every request but /healthz and the token needs \"Authorization: Bearer <token or API key>\".\n" +
+			"Errors are {\"error\":{\"code\",\"message\",\"bizeventsCode\"}} with stable codes.",
 		setup: func(fs *flag.FlagSet, env *cliEnv) func(context.Context, []string) error {
 			o := serveOptions{ShutdownTimeout: defaultShutdownTimeout}
 			o.DB.register(fs, env, true)
 			fs.StringVar(&o.Addr, "addr", defaultAddr, "`host:port` to listen on")
 			fs.DurationVar(&o.ShutdownTimeout, "shutdown-timeout", o.ShutdownTimeout, "how long in-flight requests may take to finish on shutdown")
+			fs.Func("solution", "import the solution in `DIR` at start (repeatable)", func(v string) error {
+				o.Solutions = append(o.Solutions, v)
+				return nil
+			})
+			o.APIKey = env.getenv(envAPIKey)
+			fs.StringVar(&o.APIKey, "api-key", o.APIKey, "API `key` of the dev user (env "+envAPIKey+")")
+			o.ClientID, o.ClientSecret = env.getenv(envClientID), env.getenv(envClientSecret)
+			fs.StringVar(&o.ClientID, "client-id", o.ClientID, "OAuth 2.0 client `id` of an application user (env "+envClientID+")")
+			fs.StringVar(&o.ClientSecret, "client-secret", o.ClientSecret, "the client's `secret` (env "+envClientSecret+")")
+			o.TokenKey = env.getenv(envTokenKey)
+			fs.Float64Var(&o.RateLimit, "rate-limit", 0, "requests per second per caller, 0 for no limit")
 			level := new(slog.LevelVar)
 			fs.Var(levelValue{level}, "log-level", "log `level`: debug, info, warn or error")
 			o.LogLevel = level
@@ -85,18 +122,36 @@ func runServe(ctx context.Context, o serveOptions, _, stderr io.Writer) error {
 	logger := newLogger(stderr, o.LogLevel)
 	log := logger.With(logKeyComponent, "serve")
 
-	store, err := openStore(ctx, o.DB, logger)
+	e, db, err := openEngine(ctx, o.DB, logger, nil)
 	if err != nil {
 		return err
 	}
-	defer store.Close()
+	defer db.Close()
+	for _, dir := range o.Solutions {
+		if err := importAtStart(ctx, e, dir, log); err != nil {
+			return err
+		}
+	}
+	auth, err := newAuthenticator(ctx, o, log)
+	if err != nil {
+		return err
+	}
+	handler, err := newHandler(e, auth, o, logger)
+	if err != nil {
+		return err
+	}
+	watchCtx, stopWatch := context.WithCancel(ctx)
+	defer stopWatch()
+	go solution.Watch(watchCtx, e, solutionWatchInterval, func(err error) {
+		log.WarnContext(ctx, "reload solutions", logKeyErr, err)
+	})
 
 	ln, err := new(net.ListenConfig).Listen(ctx, "tcp", o.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", o.Addr, err)
 	}
 	srv := &http.Server{
-		Handler:           newAPIHandler(store, logger),
+		Handler:           handler,
 		ReadHeaderTimeout: readHeaderTimeout,
 		ErrorLog:          slog.NewLogLogger(logger.With(logKeyComponent, "http").Handler(), slog.LevelWarn),
 	}
@@ -124,29 +179,51 @@ func runServe(ctx context.Context, o serveOptions, _, stderr io.Writer) error {
 		_ = srv.Close()
 		log.WarnContext(ctx, "shutdown timed out, connections closed", logKeyErr, shutdownErr)
 	}
-	if err := store.Close(); err != nil {
-		return fmt.Errorf("close the event log: %w", err)
+	stopWatch()
+	if err := db.Close(); err != nil {
+		return fmt.Errorf("close the database: %w", err)
 	}
 	log.InfoContext(ctx, "stopped")
 	return nil
 }
 
-// api is the engine's small HTTP surface over the event log.
-type api struct {
+// logAPI is the server's HTTP surface over the event log.
+type logAPI struct {
 	store eventlog.Store
+	auth  *security.Authenticator
 	log   *slog.Logger
 }
 
-func newAPIHandler(store eventlog.Store, logger *slog.Logger) http.Handler {
-	a := &api{store: store, log: logger.With(logKeyComponent, "api")}
+// newHandler routes the Web API, the token endpoint, the log's endpoints
+// and the health check.
+func newHandler(e *pipeline.Engine, auth *security.Authenticator, o serveOptions, logger *slog.Logger) (http.Handler, error) {
+	web, err := api.New(api.Deps{Metadata: e, Service: e, Auth: auth}, api.Config{RateLimit: o.RateLimit, Burst: int(max(o.RateLimit, 1) * 2), Logger: logger})
+	if err != nil {
+		return nil, err
+	}
+	a := &logAPI{store: e.DB().Log(), auth: auth, log: logger.With(logKeyComponent, "api")}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", a.healthz)
-	mux.HandleFunc("GET /api/log/head", a.head)
-	mux.HandleFunc("GET /api/log/events", a.events)
-	return logRequests(logger.With(logKeyComponent, "http"), mux)
+	mux.HandleFunc("GET /api/log/head", a.authenticated(a.head))
+	mux.HandleFunc("GET /api/log/events", a.authenticated(a.events))
+	mux.Handle(api.DefaultBasePath+"/", web)
+	mux.Handle(api.DefaultTokenPath, web)
+	return logRequests(logger.With(logKeyComponent, "http"), mux), nil
 }
 
-func (a *api) healthz(w http.ResponseWriter, r *http.Request) {
+// authenticated lets requests with valid credentials through to next.
+func (a *logAPI) authenticated(next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if _, err := a.auth.Authenticate(r); err != nil {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="bizevents"`)
+			a.writeError(w, r, err)
+			return
+		}
+		next(w, r)
+	}
+}
+
+func (a *logAPI) healthz(w http.ResponseWriter, r *http.Request) {
 	if _, err := a.store.Head(r.Context()); err != nil {
 		a.writeError(w, r, err)
 		return
@@ -155,7 +232,7 @@ func (a *api) healthz(w http.ResponseWriter, r *http.Request) {
 	_, _ = io.WriteString(w, "ok\n")
 }
 
-func (a *api) head(w http.ResponseWriter, r *http.Request) {
+func (a *logAPI) head(w http.ResponseWriter, r *http.Request) {
 	h, err := a.store.Head(r.Context())
 	if err != nil {
 		a.writeError(w, r, err)
@@ -164,7 +241,7 @@ func (a *api) head(w http.ResponseWriter, r *http.Request) {
 	a.writeJSON(w, r, toHeadJSON(h))
 }
 
-func (a *api) events(w http.ResponseWriter, r *http.Request) {
+func (a *logAPI) events(w http.ResponseWriter, r *http.Request) {
 	q, err := readQueryFromURL(r.URL.Query())
 	if err != nil {
 		a.writeError(w, r, err)
@@ -239,15 +316,18 @@ type errorJSON struct {
 	Error errorBody `json:"error"`
 }
 
+// errorBody has the Web API's shape: the hex code of errcode's table and
+// the stable string code.
 type errorBody struct {
-	Code    errcode.Code `json:"code"`
-	Message string       `json:"message"`
+	Code          string       `json:"code"`
+	Message       string       `json:"message"`
+	BizeventsCode errcode.Code `json:"bizeventsCode"`
 }
 
 // writeError is the one place that turns an error into an HTTP response:
 // {"error":{"code","message"}} with the status of the code in errcode's
 // table. The message of an internal error stays in the server's log.
-func (a *api) writeError(w http.ResponseWriter, r *http.Request, err error) {
+func (a *logAPI) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	code := errcode.Of(err)
 	entry, ok := errcode.Lookup(code)
 	if !ok {
@@ -264,11 +344,12 @@ func (a *api) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.Header().Set("X-Bizevents-Error-Code", string(code))
 	w.WriteHeader(entry.HTTPStatus)
-	_ = json.NewEncoder(w).Encode(errorJSON{Error: errorBody{Code: code, Message: msg}})
+	_ = json.NewEncoder(w).Encode(errorJSON{Error: errorBody{Code: entry.Hex, Message: msg, BizeventsCode: code}})
 }
 
-func (a *api) writeJSON(w http.ResponseWriter, r *http.Request, v any) {
+func (a *logAPI) writeJSON(w http.ResponseWriter, r *http.Request, v any) {
 	body, err := json.Marshal(v)
 	if err != nil {
 		a.writeError(w, r, err)

@@ -28,7 +28,7 @@ func TestServe(t *testing.T) {
 	stderr := newSyncBuffer()
 	done := make(chan error, 1)
 	go func() {
-		done <- runServe(ctx, serveOptions{DB: b.db, Addr: "127.0.0.1:0", ready: func(a net.Addr) { addrs <- a }}, io.Discard, stderr)
+		done <- runServe(ctx, serveOptions{DB: b.db, Addr: "127.0.0.1:0", APIKey: testAPIKey, ready: func(a net.Addr) { addrs <- a }}, io.Discard, stderr)
 	}()
 	var base string
 	select {
@@ -48,6 +48,7 @@ func TestServe(t *testing.T) {
 		t.Helper()
 		req, err := http.NewRequestWithContext(b.ctx, http.MethodGet, base+path, nil)
 		require.NoError(t, err)
+		req.Header.Set("X-Api-Key", testAPIKey)
 		resp, err := client.Do(req)
 		require.NoError(t, err)
 		defer resp.Body.Close()
@@ -161,11 +162,23 @@ func TestServe(t *testing.T) {
 		} {
 			status, e := getError(t, "/api/log/events?"+tt.query)
 			require.Equal(t, tt.status, status, tt.query)
-			require.Equal(t, tt.code, e.Code, "%s: %s", tt.query, e.Message)
+			require.Equal(t, tt.code, e.BizeventsCode, "%s: %s", tt.query, e.Message)
+			entry, _ := errcode.Lookup(tt.code)
+			require.Equal(t, entry.Hex, e.Code)
 		}
 		_, e := getError(t, "/api/log/events?after=abc&limit=x")
 		require.Contains(t, e.Message, `after="abc"`)
 		require.Contains(t, e.Message, `limit="x"`, "every problem at once")
+	})
+
+	t.Run("NeedsCredentials", func(t *testing.T) {
+		req, err := http.NewRequestWithContext(b.ctx, http.MethodGet, base+"/api/log/head", nil)
+		require.NoError(t, err)
+		resp, err := client.Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		require.Equal(t, http.StatusUnauthorized, resp.StatusCode)
+		require.Equal(t, string(errcode.Unauthenticated), resp.Header.Get("X-Bizevents-Error-Code"))
 	})
 
 	cancel()
@@ -177,6 +190,9 @@ func TestServe(t *testing.T) {
 	}
 	require.Contains(t, stderr.String(), "msg=stopped")
 }
+
+// testAPIKey authenticates the tests' requests.
+const testAPIKey = "bze_test_key_0123456789abcdefghij"
 
 func TestServeListenError(t *testing.T) {
 	t.Parallel()

@@ -102,6 +102,6 @@ func TestSolutionValidate(t *testing.T) {
 		require.Contains(t, out, "Usage: bizevents solution validate DIR [flags]")
 		code, out, _ = b.cli(t, "", "--help")
 		require.Equal(t, exitOK, code)
-		require.Regexp(t, `\n  solution\s+check solutions`, out)
+		require.Regexp(t, `\n  solution\s+check and import solutions`, out)
 	})
 }

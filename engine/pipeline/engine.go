@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/bizevents/bizevents/engine/customapi"
 	"github.com/bizevents/bizevents/engine/errcode"
 	"github.com/bizevents/bizevents/engine/storage"
 	"github.com/bizevents/bizevents/engine/tables"
@@ -177,3 +178,13 @@ func safeHandle(ctx context.Context, h Handler, ex *Execution) (err error) {
 }
 
 var errNoHandler = errors.New("no such handler")
+
+// TableByPlural returns a table of the current definitions by plural name.
+func (e *Engine) TableByPlural(name string) (*tables.Table, bool) {
+	return e.defs.Load().TableByPlural(name)
+}
+
+// CustomAPI returns a custom API of the current definitions.
+func (e *Engine) CustomAPI(name string) (*customapi.API, bool) {
+	return e.defs.Load().CustomAPI(name)
+}

@@ -1,0 +1,7 @@
+package security
+
+// HashSecretIterations is hashSecret, for tests that cannot wait for
+// HashIterations.
+func HashSecretIterations(secret string, iterations int) string {
+	return hashSecret(secret, iterations)
+}
