@@ -1,5 +1,5 @@
-# Reads `go test -bench` output and prints, for every pair of sibling
-# benchmarks .../baseline and .../eventlog, the ratio of their events/s.
+# Reads `go test -bench` output and prints, for every benchmark .../X that
+# has a sibling .../baseline, the ratio of their events/s: X over baseline.
 function metric(line,   n, f, i) {
 	n = split(line, f, /[ \t]+/)
 	for (i = 2; i <= n; i++) if (f[i] == "events/s") return f[i-1]
@@ -10,16 +10,18 @@ function metric(line,   n, f, i) {
 	sub(/-[0-9]+$/, "", name)
 	v = metric($0)
 	if (v == "") next
-	if (name ~ /\/baseline$/) { base[substr(name, 1, length(name) - 9)] = v }
-	else if (name ~ /\/eventlog$/) { got[substr(name, 1, length(name) - 9)] = v; order[++count] = substr(name, 1, length(name) - 9) }
+	parent = name; sub(/\/[^\/]*$/, "", parent)
+	leaf = substr(name, length(parent) + 2)
+	if (leaf == "baseline") { base[parent] = v }
+	else if (!(name in got)) { got[name] = v; par[name] = parent; order[++count] = name }
 }
 { print }
 END {
 	if (count == 0) exit
 	print ""
-	printf "%-60s %14s %14s %7s\n", "ratio eventlog/baseline (events/s)", "baseline", "eventlog", "ratio"
+	printf "%-70s %14s %14s %7s\n", "ratio X/baseline (events/s)", "baseline", "X", "ratio"
 	for (i = 1; i <= count; i++) {
-		k = order[i]
-		if (k in base && base[k] > 0) printf "%-60s %14.0f %14.0f %7.2f\n", k, base[k], got[k], got[k] / base[k]
+		k = order[i]; p = par[k]
+		if (p in base && base[p] > 0) printf "%-70s %14.0f %14.0f %7.2f\n", k, base[p], got[k], got[k] / base[p]
 	}
 }

@@ -55,6 +55,12 @@ func (h *Handler) readObject(w http.ResponseWriter, r *http.Request) (map[string
 // decodeObject decodes a JSON object, refusing invalid UTF-8 (which
 // encoding/json would silently replace), a value that is not an object, a
 // name given twice, and anything after the object.
+//
+// Why two paths: decoding token by token, which finds a name given twice,
+// costs three times a plain decode. So the plain decode runs first, and the
+// names of the top level are counted in one pass over the bytes; only when
+// the count and the decoded object disagree does the slow path run, to name
+// the duplicate.
 func decodeObject(b []byte) (map[string]any, error) {
 	if len(bytes.TrimSpace(b)) == 0 {
 		return map[string]any{}, nil
@@ -62,6 +68,56 @@ func decodeObject(b []byte) (map[string]any, error) {
 	if !utf8.Valid(b) {
 		return nil, errorf(errcode.InvalidArgument, "the body is not valid UTF-8")
 	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, errorf(errcode.InvalidArgument, "the body is not valid JSON: %s", err.Error())
+	}
+	obj, ok := v.(map[string]any)
+	if !ok {
+		return nil, errorf(errcode.InvalidArgument, "the body must be a JSON object")
+	}
+	if len(bytes.TrimSpace(b[dec.InputOffset():])) > 0 {
+		return nil, errorf(errcode.InvalidArgument, "the body has data after the JSON object")
+	}
+	if topLevelNames(b) == len(obj) {
+		return obj, nil
+	}
+	return decodeObjectByToken(b)
+}
+
+// topLevelNames counts the names of the JSON object in b (valid JSON): the
+// colons outside strings at depth one.
+func topLevelNames(b []byte) int {
+	n, depth, inString, escaped := 0, 0, false, false
+	for _, c := range b {
+		switch {
+		case inString:
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+			case c == '"':
+				inString = false
+			}
+		case c == '"':
+			inString = true
+		case c == '{' || c == '[':
+			depth++
+		case c == '}' || c == ']':
+			depth--
+		case c == ':' && depth == 1:
+			n++
+		}
+	}
+	return n
+}
+
+// decodeObjectByToken is decodeObject's slow path, which names a name
+// given twice.
+func decodeObjectByToken(b []byte) (map[string]any, error) {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.UseNumber()
 	malformed := func(err error) error {
