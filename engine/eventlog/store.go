@@ -12,7 +12,9 @@ import (
 //   - Append and Tx.Append are atomic: every event of the request is stored,
 //     or none is and an error says why. Invalid input fails before anything is
 //     written with an error matching ErrInvalidEvent or ErrEventTooLarge; a
-//     failed expectation with a *VersionConflictError.
+//     failed expectation with a *VersionConflictError, reported only once
+//     the events that beat it are committed (a loser that reads the stream
+//     finds them).
 //   - Read returns sealed events only, in position order, positions gapless;
 //     an event becomes readable once, at one position, and never changes.
 //   - ReadStream returns every committed event of a stream in version order,

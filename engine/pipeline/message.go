@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/json"
@@ -174,7 +175,13 @@ func (m *message) checkAPIRequest() error {
 	}
 	maps.Copy(ex.InputParameters, params)
 	if req.IdempotencyKey != "" {
-		sum := sha256.Sum256(canonicalJSON(req.Parameters))
+		var hashed any = req.Parameters
+		if a.Binding == customapi.TableBound {
+			// The key's stream is the API's, not the row's: the same
+			// parameters on another row are another request.
+			hashed = map[string]any{"target": ex.InputParameters["Target"], "parameters": req.Parameters}
+		}
+		sum := sha256.Sum256(canonicalJSON(hashed))
 		m.requestHash = fmt.Sprintf("%x", sum[:16])
 	}
 	return nil
@@ -349,6 +356,9 @@ func (m *message) runStage(ctx context.Context, tx storage.Tx, stage Stage) erro
 		if err := m.recheckTarget(stage); err != nil {
 			return stepError(s.Name, stage, err)
 		}
+		if err := m.recheckOutput(); err != nil {
+			return &StepError{Step: s.Name, Stage: stage, Code: errcode.HandlerFailed, Err: err, Message: err.Error()}
+		}
 	}
 	ex.Step, ex.Config, ex.SecureConfig = "", "", ""
 	return nil
@@ -376,6 +386,21 @@ func (m *message) recheckTarget(stage Stage) error {
 	}
 	delete(checked, m.table.PrimaryKey)
 	m.ex.InputParameters["Target"] = checked
+	return nil
+}
+
+// recheckOutput checks a custom API's response as a step may have changed
+// it: the caller gets, and the event records, only response properties of
+// their types, whether a main handler or a step set them.
+func (m *message) recheckOutput() error {
+	if m.api == nil {
+		return nil
+	}
+	out, err := m.api.CheckOutput(m.ex.OutputParameters, m.c.defs.Table)
+	if err != nil {
+		return fmt.Errorf("the step's response does not fit custom API %s: %w", m.api.UniqueName, err)
+	}
+	m.ex.OutputParameters = out
 	return nil
 }
 
@@ -432,13 +457,16 @@ func (m *message) replayOnConflict(ctx context.Context, err error) (Response, er
 	if !errors.Is(err, eventlog.ErrVersionConflict) && !errors.Is(err, errDuplicateRow) {
 		return Response{}, err
 	}
-	stream := m.streamID()
-	evs, rerr := m.e.db.Log().ReadStream(ctx, eventlog.StreamQuery{StreamID: stream, Limit: 1})
-	if rerr != nil || len(evs) == 0 {
+	evs, rerr := m.firstEvent(ctx, m.streamID())
+	if rerr != nil {
 		return Response{}, err
 	}
+	// Numbers stay json.Number: a money or decimal response property must
+	// come back with the digits the first response had.
 	var first eventData
-	if jerr := json.Unmarshal(evs[0].Data, &first); jerr != nil {
+	dec := json.NewDecoder(bytes.NewReader(evs[0].Data))
+	dec.UseNumber()
+	if jerr := dec.Decode(&first); jerr != nil {
 		return Response{}, fmt.Errorf("idempotency key %q: read the first request's event: %w", key, jerr)
 	}
 	if first.RequestHash != m.requestHashFor() {
@@ -446,7 +474,33 @@ func (m *message) replayOnConflict(ctx context.Context, err error) (Response, er
 			"idempotency key %q was used before with a different request; use a new key for a new request", key)
 	}
 	resp := Response{ID: m.ex.ID, Output: first.OutputParameters, EventID: evs[0].ID, Position: evs[0].Position, Version: evs[0].StreamVersion, Replayed: true}
+	if m.api != nil {
+		// The response properties as the first response typed them; as
+		// stored when the definition has changed since.
+		if out, cerr := m.api.CheckOutput(first.OutputParameters, m.c.defs.Table); cerr == nil {
+			resp.Output = out
+		}
+	} else if len(first.Row) > 0 {
+		// A Create's row as the first request wrote it, for a caller that
+		// asked for it back.
+		row, derr := tables.DecodeRow(m.table, first.Row)
+		if derr != nil {
+			return Response{}, fmt.Errorf("idempotency key %q: read the first request's row: %w", key, derr)
+		}
+		resp.Row = row
+	}
 	return resp, nil
+}
+
+// firstEvent reads the first event of an idempotency key's stream, which
+// the conflict says exists: both backends report a conflict only once the
+// events that beat the append are committed.
+func (m *message) firstEvent(ctx context.Context, stream string) ([]eventlog.Event, error) {
+	evs, err := m.e.db.Log().ReadStream(ctx, eventlog.StreamQuery{StreamID: stream, Limit: 1})
+	if err == nil && len(evs) == 0 {
+		err = fmt.Errorf("stream %s is empty", stream)
+	}
+	return evs, err
 }
 
 // requestHashFor is the hash an idempotent request is compared by.

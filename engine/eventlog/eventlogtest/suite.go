@@ -318,6 +318,12 @@ func testConcurrentExpectedVersion(t *testing.T, b Backend) {
 				ok++
 			case errorsIsConflict(err):
 				clash++
+				// The conflict is reported once the winner is committed:
+				// a loser that reads the stream finds it.
+				evs, rerr := s.ReadStream(ctx, eventlog.StreamQuery{StreamID: "hot"})
+				if rerr != nil || len(evs) != 2 {
+					t.Errorf("writer %d lost, but the stream holds %d events (%v)", i, len(evs), rerr)
+				}
 			default:
 				t.Errorf("writer %d: unexpected error %v", i, err)
 			}

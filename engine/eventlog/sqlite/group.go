@@ -97,13 +97,24 @@ func (s *Store) commitGroup(group []*appendCall) {
 	defer func() { _ = tx.Rollback() }()
 	w := s.newTxWriter(tx)
 	ok := group[:0:0]
+	// Calls refused by their plan (a version conflict) hear so only after
+	// the group's commit, so that a caller who reads the stream on a
+	// conflict finds the events that beat it.
+	var refused []*appendCall
+	var refusals []error
+	defer func() {
+		for i, c := range refused {
+			c.done <- refusals[i]
+		}
+	}()
 	for i, c := range group {
 		if err := c.ctx.Err(); err != nil {
 			c.done <- s.wrap(c.ctx, "append", err)
 			continue
 		}
 		if err := w.plan(ctx, c.p, c.content); err != nil {
-			c.done <- err
+			refused = append(refused, c)
+			refusals = append(refusals, err)
 			continue
 		}
 		if err := w.write(ctx, c.p); err != nil {
