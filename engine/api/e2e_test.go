@@ -671,7 +671,7 @@ func TestE2ERows(t *testing.T) {
 		// A deleted row's id is not used again.
 		before = b.state(t)
 		b.do(t, http.MethodPost, "/e2e_customers", fmt.Sprintf(`{"e2e_customerid":%q,"name":"Again"}`, alice)).
-			requireError(t, http.StatusConflict, errcode.VersionConflict, alice.String())
+			requireError(t, http.StatusConflict, errcode.Duplicate, alice.String())
 		b.requireUnchanged(t, before)
 
 		// The row's stream holds each write, in order, at its version.

@@ -282,6 +282,10 @@ func (m *message) inTransaction(ctx context.Context, tx storage.Tx) error {
 	}
 	evs, err := tx.Append(ctx, eventlog.AppendRequest{Events: []eventlog.NewEvent{ev}, Expect: expect})
 	if err != nil {
+		if m.api == nil && m.c.req.Message == Create && errors.Is(err, eventlog.ErrVersionConflict) {
+			return &Error{Code: errcode.Duplicate, Err: err,
+				Message: fmt.Sprintf("%s %s existed before and was deleted; row ids are never reused", m.table.LogicalName, m.ex.ID)}
+		}
 		return err
 	}
 	m.resp.Position = evs[0].Position
