@@ -33,7 +33,7 @@ test: services check
 
 ## bench: the benchmarks at full size, with each eventlog/baseline ratio.
 bench: services
-	BIZEVENTS_BENCH_FULL=1 $(GO) test -run '^$$' -bench . -benchtime=$(BENCHTIME) -timeout 60m ./engine/... \
+	BIZEVENTS_BENCH_FULL=1 $(GO) test -p 1 -count=1 -run '^$$' -bench . -benchtime=$(BENCHTIME) -timeout 60m ./... \
 		| awk -f scripts/benchratio.awk
 
 clean:
