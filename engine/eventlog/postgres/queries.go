@@ -8,6 +8,7 @@ type queries struct {
 	headPosition   string
 	head           string
 	readSealed     string // filters are appended by read
+	readSealedPage string
 	readStream     string
 	streamExists   string
 	setOffset      string
@@ -68,6 +69,15 @@ FROM ` + head + ` h`,
 	e.user_id, e.initiating_user_id, e.correlation_id, e.request_id, e.causation_id, e.depth, e.solution, e.recorded_at
 FROM ` + seals + ` s JOIN ` + events + ` e ON e.id = s.event
 WHERE s.position > $1`,
+		// readSealedPage is readSealed without filters: the page of seals is
+		// cut first, so the plan is a nested loop over at most $2 seals
+		// whatever the position (a generic plan of the join, which pgx's
+		// prepared statements get, joined the whole events table).
+		readSealedPage: `SELECT s.position, s.hash, e.event_id::text, e.stream_id, e.stream_version, e.type, e.data::text,
+	e.user_id, e.initiating_user_id, e.correlation_id, e.request_id, e.causation_id, e.depth, e.solution, e.recorded_at
+FROM (SELECT position, hash, event FROM ` + seals + ` WHERE position > $1 ORDER BY position LIMIT $2) s
+JOIN ` + events + ` e ON e.id = s.event
+ORDER BY s.position`,
 		readStream: `SELECT coalesce(s.position, 0), s.hash, e.event_id::text, e.stream_id, e.stream_version, e.type, e.data::text,
 	e.user_id, e.initiating_user_id, e.correlation_id, e.request_id, e.causation_id, e.depth, e.solution, e.recorded_at
 FROM ` + events + ` e LEFT JOIN ` + seals + ` s ON s.event = e.id

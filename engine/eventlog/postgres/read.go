@@ -21,6 +21,9 @@ func (s *Store) Read(ctx context.Context, q eventlog.ReadQuery) ([]eventlog.Even
 	if err := s.cfg.CheckRead(&q); err != nil {
 		return nil, err
 	}
+	if q.StreamID == "" && len(q.Types) == 0 && q.Since.IsZero() && q.Until.IsZero() && q.CorrelationID == "" {
+		return s.readPage(ctx, q)
+	}
 	sql := strings.Builder{}
 	sql.WriteString(s.q.readSealed)
 	args := []any{q.After}
@@ -50,6 +53,21 @@ func (s *Store) Read(ctx context.Context, q eventlog.ReadQuery) ([]eventlog.Even
 	if err != nil {
 		return nil, fmt.Errorf("postgres: read after %d: %w", q.After, err)
 	}
+	return s.checkAfter(ctx, q, evs)
+}
+
+// readPage reads the next page of the log, unfiltered: what followers do.
+func (s *Store) readPage(ctx context.Context, q eventlog.ReadQuery) ([]eventlog.Event, error) {
+	evs, err := s.query(ctx, s.q.readSealedPage, q.After, q.Limit)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: read after %d: %w", q.After, err)
+	}
+	return s.checkAfter(ctx, q, evs)
+}
+
+// checkAfter turns an empty read past the sealed head into
+// ErrUnknownPosition.
+func (s *Store) checkAfter(ctx context.Context, q eventlog.ReadQuery, evs []eventlog.Event) ([]eventlog.Event, error) {
 	if len(evs) == 0 && q.After > 0 {
 		var head int64
 		if err := s.pool.QueryRow(ctx, s.q.headPosition).Scan(&head); err != nil {
