@@ -1,0 +1,147 @@
+package plugins
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/google/uuid"
+
+	"github.com/bizevents/bizevents/engine/errcode"
+	"github.com/bizevents/bizevents/engine/pipeline"
+	"github.com/bizevents/bizevents/engine/tables"
+)
+
+// execRequest is the JSON request of execute (sdk/ABI.md, "execute").
+type execRequest struct {
+	Message         string         `json:"message"`
+	Table           string         `json:"table"`
+	ID              string         `json:"id"`
+	Target          map[string]any `json:"target"`
+	Parameters      map[string]any `json:"parameters"`
+	Columns         []string       `json:"columns"`
+	Filter          string         `json:"filter"`
+	OrderBy         string         `json:"orderby"`
+	Top             int            `json:"top"`
+	PageSize        int            `json:"page_size"`
+	PageToken       string         `json:"page_token"`
+	Owner           string         `json:"owner"`
+	ExpectedVersion int64          `json:"expected_version"`
+}
+
+// request turns a guest's request into a pipeline.Request.
+func (c *call) request(raw []byte) (pipeline.Request, error) {
+	bad := func(format string, args ...any) (pipeline.Request, error) {
+		return pipeline.Request{}, &execError{code: errcode.InvalidArgument, msg: fmt.Sprintf(format, args...)}
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	dec.DisallowUnknownFields()
+	var r execRequest
+	if err := dec.Decode(&r); err != nil {
+		return bad("execute: the request is not a valid request object: %v", err)
+	}
+	if r.Message == "" {
+		return bad("execute: the request names no message")
+	}
+	req := pipeline.Request{
+		Message: r.Message, Table: r.Table, Target: r.Target, Parameters: r.Parameters,
+		Columns: r.Columns, ExpectedVersion: r.ExpectedVersion,
+	}
+	var err error
+	if r.ID != "" {
+		if req.ID, err = uuid.Parse(r.ID); err != nil {
+			return bad("execute %s: id %q is not a GUID", r.Message, r.ID)
+		}
+	}
+	if r.Owner != "" {
+		if req.Owner, err = uuid.Parse(r.Owner); err != nil {
+			return bad("execute %s: owner %q is not a GUID", r.Message, r.Owner)
+		}
+	}
+	if r.Message == pipeline.RetrieveMultiple {
+		q := &tables.Query{Select: r.Columns, Top: r.Top, PageSize: r.PageSize, PageToken: r.PageToken}
+		req.Columns = nil
+		if r.Filter != "" || r.OrderBy != "" {
+			find := c.m.rt.cfg.Tables
+			if find == nil {
+				return pipeline.Request{}, &execError{code: errcode.NotSupported,
+					msg: "execute RetrieveMultiple: filter and orderby need table definitions, and this host has none"}
+			}
+			t, ok := find(r.Table)
+			if !ok {
+				return pipeline.Request{}, &execError{code: errcode.NotFound, msg: fmt.Sprintf("execute RetrieveMultiple: table %q is not defined", r.Table)}
+			}
+			if r.Filter != "" {
+				if q.Filter, err = tables.ParseFilter(t, r.Filter); err != nil {
+					return pipeline.Request{}, err
+				}
+			}
+			if r.OrderBy != "" {
+				if q.OrderBy, err = tables.ParseOrderBy(t, r.OrderBy); err != nil {
+					return pipeline.Request{}, err
+				}
+			}
+		}
+		req.Query = q
+	} else if r.Filter != "" || r.OrderBy != "" || r.Top != 0 || r.PageSize != 0 || r.PageToken != "" {
+		return bad("execute %s: filter, orderby, top, page_size and page_token belong to RetrieveMultiple", r.Message)
+	}
+	return req, nil
+}
+
+// execute runs a guest's request through the engine and returns the
+// response JSON, or the error.
+func (c *call) execute(ctx context.Context, raw []byte) ([]byte, error) {
+	req, err := c.request(raw)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := c.ex.Service.Execute(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	return appendResponse(nil, req.Message, resp), nil
+}
+
+// appendResponse renders a response (sdk/ABI.md, "execute").
+func appendResponse(dst []byte, message string, r pipeline.Response) []byte {
+	m := map[string]any{}
+	if r.ID != uuid.Nil {
+		m["id"] = r.ID
+	}
+	if r.Row != nil {
+		m["row"] = r.Row
+	}
+	if message == pipeline.RetrieveMultiple {
+		rows := r.Rows
+		if rows == nil {
+			rows = []tables.Row{}
+		}
+		m["rows"] = rows
+		m["more"] = r.More
+		if r.PageToken != "" {
+			m["page_token"] = r.PageToken
+		}
+	}
+	if r.Output != nil {
+		m["output"] = r.Output
+	}
+	if r.Version != 0 {
+		m["version"] = r.Version
+	}
+	if r.EventID != uuid.Nil {
+		m["event_id"] = r.EventID
+	}
+	return appendMap(dst, m)
+}
+
+// appendError renders an execute's failure: {"code", "message"}.
+func appendError(dst []byte, err error) []byte {
+	dst = append(dst, `{"code":`...)
+	dst = appendString(dst, string(errcode.Of(err)))
+	dst = append(dst, `,"message":`...)
+	dst = appendString(dst, err.Error())
+	return append(dst, '}')
+}
