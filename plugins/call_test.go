@@ -170,7 +170,10 @@ func TestSandbox(t *testing.T) {
 
 func TestEndlessLoop(t *testing.T) {
 	t.Parallel()
-	rt := newRuntime(t, func(c *plugins.Config) { c.SyncTimeout = 200 * time.Millisecond; c.AsyncTimeout = 400 * time.Millisecond })
+	rt := newRuntime(t, func(c *plugins.Config) {
+		c.SyncTimeout = 200 * time.Millisecond
+		c.AsyncTimeout = 400 * time.Millisecond
+	})
 	m := load(t, rt, "loop")
 	start := time.Now()
 	_, err := m.Call(context.Background(), "Forever", execution(pipeline.PreOperation, tables.Row{}, nil))

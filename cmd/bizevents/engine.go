@@ -10,6 +10,7 @@ import (
 	"github.com/bizevents/bizevents/engine/solution"
 	"github.com/bizevents/bizevents/engine/storage"
 	"github.com/bizevents/bizevents/engine/tables"
+	"github.com/bizevents/bizevents/engine/tracelog"
 )
 
 // migrations are the engine's tables, in the order they are made.
@@ -17,18 +18,33 @@ func migrations() []storage.Migration {
 	var ms []storage.Migration
 	ms = append(ms, tables.Migrations...)
 	ms = append(ms, solution.Migrations...)
+	ms = append(ms, tracelog.Migrations...)
 	return ms
 }
 
 // openEngine opens the database o names with the engine's tables, and an
-// engine on it with the imported solutions active. Close the database when
-// done.
-func openEngine(ctx context.Context, o dbOptions, logger *slog.Logger, handlers pipeline.Handlers) (*pipeline.Engine, storage.DB, error) {
+// engine on it with the imported solutions active: their plugin modules
+// loaded into host, when it is not nil. Close the database when done.
+func openEngine(ctx context.Context, o dbOptions, logger *slog.Logger, handlers pipeline.Handlers, host solution.PluginHost) (*pipeline.Engine, storage.DB, error) {
+	db, err := openEngineDB(ctx, o, logger)
+	if err != nil {
+		return nil, nil, err
+	}
+	e, err := startEngine(ctx, o, db, logger, handlers, host)
+	if err != nil {
+		_ = db.Close()
+		return nil, nil, err
+	}
+	return e, db, nil
+}
+
+// openEngineDB opens the database o names, with the engine's tables.
+func openEngineDB(ctx context.Context, o dbOptions, logger *slog.Logger) (storage.DB, error) {
 	if o.DB == "" {
-		return nil, nil, usagef("--db is empty: want a postgres:// URL or a SQLite file path")
+		return nil, usagef("--db is empty: want a postgres:// URL or a SQLite file path")
 	}
 	if !isPostgres(o.DB) && o.schemaFlag {
-		return nil, nil, usagef("--schema is for PostgreSQL, and --db %q is a SQLite file", o.DB)
+		return nil, usagef("--schema is for PostgreSQL, and --db %q is a SQLite file", o.DB)
 	}
 	opts := storage.Options{URL: o.DB, Log: eventlog.Config{MaxEventSize: o.MaxEventSize}, Logger: logger}
 	if isPostgres(o.DB) {
@@ -36,12 +52,16 @@ func openEngine(ctx context.Context, o dbOptions, logger *slog.Logger, handlers 
 	}
 	db, err := storage.Open(ctx, opts, migrations()...)
 	if err != nil {
-		return nil, nil, fmt.Errorf("open %s: %w", o.describe(), err)
+		return nil, fmt.Errorf("open %s: %w", o.describe(), err)
 	}
+	return db, nil
+}
+
+// startEngine makes an engine on db with the imported solutions active.
+func startEngine(ctx context.Context, o dbOptions, db storage.DB, logger *slog.Logger, handlers pipeline.Handlers, host solution.PluginHost) (*pipeline.Engine, error) {
 	e := pipeline.New(db, pipeline.Config{Handlers: handlers, Logger: logger})
-	if err := solution.Activate(ctx, e); err != nil {
-		_ = db.Close()
-		return nil, nil, fmt.Errorf("open %s: %w", o.describe(), err)
+	if err := solution.Activate(ctx, e, host); err != nil {
+		return nil, fmt.Errorf("open %s: %w", o.describe(), err)
 	}
-	return e, db, nil
+	return e, nil
 }

@@ -36,7 +36,7 @@ func replayRebuildCommand() *command {
 }
 
 func runReplayRebuild(ctx context.Context, o dbOptions, stdout, stderr io.Writer) error {
-	e, db, err := openEngine(ctx, o, newLogger(stderr, slog.LevelWarn), nil)
+	e, db, err := openEngine(ctx, o, newLogger(stderr, slog.LevelWarn), nil, nil)
 	if err != nil {
 		return err
 	}

@@ -58,6 +58,8 @@ type serveOptions struct {
 	TokenKey string
 	// RateLimit is each caller's requests per second, 0 for no limit.
 	RateLimit float64
+	// Plugins configure the plugin runtime.
+	Plugins pluginOptions
 
 	// ready, when set, is called with the listening address once the
 	// server accepts connections (tests listen on port 0).
@@ -93,6 +95,7 @@ func serveCommand() *command {
 			fs.StringVar(&o.ClientSecret, "client-secret", o.ClientSecret, "the client's `secret` (env "+envClientSecret+")")
 			o.TokenKey = env.getenv(envTokenKey)
 			fs.Float64Var(&o.RateLimit, "rate-limit", 0, "requests per second per caller, 0 for no limit")
+			o.Plugins.register(fs)
 			level := new(slog.LevelVar)
 			fs.Var(levelValue{level}, "log-level", "log `level`: debug, info, warn or error")
 			o.LogLevel = level
@@ -122,13 +125,29 @@ func runServe(ctx context.Context, o serveOptions, _, stderr io.Writer) error {
 	logger := newLogger(stderr, o.LogLevel)
 	log := logger.With(logKeyComponent, "serve")
 
-	e, db, err := openEngine(ctx, o.DB, logger, nil)
+	db, err := openEngineDB(ctx, o.DB, logger)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
+	host, err := newPluginHost(ctx, o.Plugins, db, logger)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), o.ShutdownTimeout)
+		defer cancel()
+		if err := host.Close(cctx); err != nil {
+			log.WarnContext(ctx, "close plugins", logKeyErr, err)
+		}
+	}()
+	e, err := startEngine(ctx, o.DB, db, logger, host.reg, host.reg)
+	if err != nil {
+		return err
+	}
+	host.engine.Store(e)
 	for _, dir := range o.Solutions {
-		if err := importAtStart(ctx, e, dir, log); err != nil {
+		if err := importAtStart(ctx, e, host.reg, dir, log); err != nil {
 			return err
 		}
 	}
@@ -142,7 +161,7 @@ func runServe(ctx context.Context, o serveOptions, _, stderr io.Writer) error {
 	}
 	watchCtx, stopWatch := context.WithCancel(ctx)
 	defer stopWatch()
-	go solution.Watch(watchCtx, e, solutionWatchInterval, func(err error) {
+	go solution.Watch(watchCtx, e, host.reg, solutionWatchInterval, func(err error) {
 		log.WarnContext(ctx, "reload solutions", logKeyErr, err)
 	})
 

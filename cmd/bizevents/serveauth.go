@@ -110,9 +110,12 @@ func devKey(path string) (key string, made bool, err error) {
 }
 
 // importAtStart imports a solution folder given to serve.
-func importAtStart(ctx context.Context, e *pipeline.Engine, dir string, log *slog.Logger) error {
+func importAtStart(ctx context.Context, e *pipeline.Engine, host solution.PluginHost, dir string, log *slog.Logger) error {
 	s, err := solution.Load(dir)
 	if err != nil {
+		return fmt.Errorf("solution %s: %w", dir, err)
+	}
+	if err := checkPlugins(ctx, s); err != nil {
 		return fmt.Errorf("solution %s: %w", dir, err)
 	}
 	res, err := solution.Import(ctx, e.DB(), s, pipeline.Caller{})
@@ -122,5 +125,5 @@ func importAtStart(ctx context.Context, e *pipeline.Engine, dir string, log *slo
 	if !res.Unchanged {
 		log.InfoContext(ctx, "solution imported", "solution", res.Name, "version", res.Version, "previous", res.PreviousVersion)
 	}
-	return solution.Activate(ctx, e)
+	return solution.Activate(ctx, e, host)
 }

@@ -178,7 +178,10 @@ func runSolutionImport(ctx context.Context, o solutionImportOptions, stdout, std
 	if err != nil {
 		return err
 	}
-	_, db, err := openEngine(ctx, o.DB, newLogger(stderr, slog.LevelWarn), nil)
+	if err := checkPlugins(ctx, s); err != nil {
+		return err
+	}
+	_, db, err := openEngine(ctx, o.DB, newLogger(stderr, slog.LevelWarn), nil, nil)
 	if err != nil {
 		return err
 	}

@@ -91,7 +91,7 @@ func e2eSetup(t *testing.T, open storagetest.Opener) *e2eBundle {
 	res, err := solution.Import(ctx, b.db, sol, pipeline.Caller{UserID: b.keyUser, InitiatingUserID: b.keyUser})
 	require.NoError(t, err)
 	require.False(t, res.Unchanged)
-	require.NoError(t, solution.Activate(ctx, b.engine))
+	require.NoError(t, solution.Activate(ctx, b.engine, nil))
 
 	// apiKey, clientID, clientSecret, clientHash (a cheap 1000-iteration
 	// hash) and tokenKey are api_test.go's.

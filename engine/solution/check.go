@@ -2,6 +2,8 @@ package solution
 
 import (
 	"cmp"
+	"crypto/sha256"
+	"encoding/hex"
 	"regexp"
 	"slices"
 	"strconv"
@@ -30,6 +32,10 @@ type model struct {
 	tables []item[TableDef]
 	apis   []item[CustomAPIDef]
 	steps  []item[StepDef]
+	// plugins are the plugin modules; wasm their bytes by name, when the
+	// solution was loaded from a folder.
+	plugins []item[PluginDef]
+	wasm    map[string][]byte
 
 	// broken names the definitions that did not pass their schema and so
 	// are not checked further; references to them are not reported as
@@ -124,6 +130,33 @@ func (m *model) check(ps *problems) *Solution {
 		}
 	}
 
+	plugins := m.checkPlugins(ps)
+
+	// A handler "<plugin>/<handler>" names a plugin of the solution.
+	handlerRef := func(at origin, what, handler string) {
+		mod, h, ok := strings.Cut(handler, "/")
+		if !ok {
+			return // a Go handler registered in code
+		}
+		if mod == "" || h == "" || strings.Contains(h, "/") {
+			ps.add(at, "%s: handler %q must be <plugin>/<handler>, e.g. contoso_validation/ValidatePurchase", what, handler)
+			return
+		}
+		if _, ok := plugins[mod]; !ok && !m.broken["plugins"][mod] {
+			ps.add(at, "%s: handler %s names plugin %s, which the solution does not ship (add it under plugins:)", what, handler, mod)
+		}
+	}
+	for _, it := range m.apis {
+		if it.def.Handler != "" {
+			handlerRef(it.at.at("handler"), "custom API "+it.def.UniqueName, it.def.Handler)
+		}
+	}
+	for _, it := range m.steps {
+		if it.def.Handler != "" {
+			handlerRef(it.at.at("handler"), "step "+it.def.Name, it.def.Handler)
+		}
+	}
+
 	stepAt := map[string]origin{}
 	var steps []pipeline.Step
 	for i := range m.steps {
@@ -158,6 +191,12 @@ func (m *model) check(ps *problems) *Solution {
 		CustomAPIs:  as,
 		Steps:       steps,
 	}
+	for _, it := range m.plugins {
+		d := it.def
+		sol.Plugins = append(sol.Plugins, Plugin{Name: d.Name, Description: d.Description, File: d.File, Source: d.Source,
+			Hash: d.Hash, Size: d.Size, Wasm: m.wasm[d.Name]})
+	}
+	slices.SortFunc(sol.Plugins, func(a, b Plugin) int { return cmp.Compare(a.Name, b.Name) })
 	h, err := sol.hash()
 	if err != nil {
 		ps.add(origin{}, "%v", err)
@@ -438,4 +477,36 @@ func stepProblem(ps *problems, at origin, s pipeline.Step, msg string) {
 	default:
 		ps.add(locate(at, rest, stepRules), "%s", msg)
 	}
+}
+
+// hashPattern is a module's content hash: hex SHA-256.
+var hashPattern = regexp.MustCompile(`^[0-9a-f]{64}$`)
+
+// checkPlugins checks the plugin modules and returns them by name.
+func (m *model) checkPlugins(ps *problems) map[string]*item[PluginDef] {
+	byName := map[string]*item[PluginDef]{}
+	for i := range m.plugins {
+		it := &m.plugins[i]
+		d := it.def
+		if first, ok := byName[d.Name]; ok {
+			ps.add(it.at.at("name"), "plugin %s: defined twice (first at %s)", d.Name, first.at.at("name"))
+			continue
+		}
+		byName[d.Name] = it
+		if !tables.ValidName(d.Name) {
+			ps.add(it.at.at("name"), "plugin %q: a name is lower case letters, digits and underscores, starting with a letter", d.Name)
+		}
+		// A folder's plugin has its hash from its file, or a problem
+		// already; a decoded Definition must carry it.
+		if it.at.file == "" && m.wasm[d.Name] == nil && !hashPattern.MatchString(d.Hash) {
+			ps.add(it.at, "plugin %s: module hash %q is not a hex SHA-256", d.Name, d.Hash)
+		}
+	}
+	return byName
+}
+
+// moduleHash is a module's content hash, as package plugins computes it.
+func moduleHash(wasm []byte) string {
+	sum := sha256.Sum256(wasm)
+	return hex.EncodeToString(sum[:])
 }

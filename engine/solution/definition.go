@@ -24,6 +24,19 @@ type Definition struct {
 	Tables      []TableDef     `json:"tables,omitempty" yaml:"tables"`
 	CustomAPIs  []CustomAPIDef `json:"customApis,omitempty" yaml:"customApis"`
 	Steps       []StepDef      `json:"steps,omitempty" yaml:"steps"`
+	Plugins     []PluginDef    `json:"plugins,omitempty" yaml:"plugins"`
+}
+
+// PluginDef is a [Plugin] as written in a solution file. Hash and Size are
+// not written in YAML: Load reads them off the file, and a Definition
+// keeps them, since it does not hold the module's bytes.
+type PluginDef struct {
+	Name        string `json:"name" yaml:"name"`
+	Description string `json:"description,omitempty" yaml:"description"`
+	File        string `json:"file" yaml:"file"`
+	Source      string `json:"source,omitempty" yaml:"source"`
+	Hash        string `json:"hash,omitempty" yaml:"-"`
+	Size        int64  `json:"size,omitempty" yaml:"-"`
 }
 
 // TableDef is a [tables.Table] as written in a solution file.

@@ -22,7 +22,7 @@ const (
 type Change struct {
 	Kind ChangeKind `json:"kind"`
 	// What is the kind of definition: "solution", "table", "column",
-	// "custom API" or "step".
+	// "custom API", "step" or "plugin".
 	What string `json:"what"`
 	// Name names the definition; a column as table.column.
 	Name string `json:"name"`
@@ -112,6 +112,12 @@ func Diff(old, new *Solution) Changes {
 		func(a, b StepDef) {
 			if d := fieldDiff(a, b); len(d) > 0 {
 				cs = append(cs, Change{Kind: Changed, What: "step", Name: b.Name, Details: d})
+			}
+		}, nil)
+	diffLists(&cs, "plugin", o.Plugins, n.Plugins, func(p PluginDef) string { return p.Name },
+		func(a, b PluginDef) {
+			if d := fieldDiff(a, b); len(d) > 0 {
+				cs = append(cs, Change{Kind: Changed, What: "plugin", Name: b.Name, Details: d})
 			}
 		}, nil)
 	return cs

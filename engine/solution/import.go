@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/bizevents/bizevents/engine/customapi"
+	"github.com/bizevents/bizevents/engine/errcode"
 	"github.com/bizevents/bizevents/engine/eventlog"
 	"github.com/bizevents/bizevents/engine/pipeline"
 	"github.com/bizevents/bizevents/engine/storage"
@@ -36,6 +37,24 @@ var Migrations = []storage.Migration{{
 		definition TEXT NOT NULL,
 		imported_on BIGINT NOT NULL,
 		stream_version BIGINT NOT NULL
+	)`,
+}, {
+	// The plugin modules the solutions ship, by content hash: the log's
+	// SolutionImported events name them by hash, and a module's bytes
+	// (megabytes) are kept here once, never changed or deleted, so that
+	// any version the log names can be loaded again.
+	Component: "solution", Version: 2,
+	Postgres: `CREATE TABLE plugin_modules (
+		hash TEXT PRIMARY KEY,
+		size BIGINT NOT NULL,
+		wasm BYTEA NOT NULL,
+		stored_on BIGINT NOT NULL
+	)`,
+	SQLite: `CREATE TABLE plugin_modules (
+		hash TEXT PRIMARY KEY,
+		size BIGINT NOT NULL,
+		wasm BLOB NOT NULL,
+		stored_on BIGINT NOT NULL
 	)`,
 }}
 
@@ -125,6 +144,15 @@ func Import(ctx context.Context, db storage.DB, s *Solution, by pipeline.Caller)
 			return err
 		}
 		now := storage.Micros(time.Now())
+		for _, p := range s.Plugins {
+			if p.Wasm == nil {
+				return fmt.Errorf("plugin %s: the solution holds no module bytes: import it from its folder", p.Name)
+			}
+			if _, err := tx.Exec(ctx, `INSERT INTO plugin_modules (hash, size, wasm, stored_on) VALUES (?, ?, ?, ?) ON CONFLICT (hash) DO NOTHING`,
+				p.Hash, p.Size, p.Wasm, now); err != nil {
+				return fmt.Errorf("store plugin %s: %w", p.Name, err)
+			}
+		}
 		if old == nil {
 			_, err = tx.Exec(ctx, `INSERT INTO solutions (name, version, hash, definition, imported_on, stream_version) VALUES (?, ?, ?, `+jsonParam(db)+`, ?, ?)`,
 				s.Name, s.Version, s.Hash, string(def), now, prev+1)
@@ -185,12 +213,20 @@ func loadAll(ctx context.Context, q storage.Querier) ([]*Solution, map[string]in
 	return all, versions, rows.Err()
 }
 
-// Merge builds the engine's definitions from several solutions.
+// Merge builds the engine's definitions from several solutions. Two
+// solutions may not ship plugins of the same name.
 func Merge(sols []*Solution) (*pipeline.Definitions, error) {
 	var ts []tables.Table
 	var apis []customapi.API
 	var steps []pipeline.Step
+	shippedBy := map[string]string{}
 	for _, s := range sols {
+		for _, p := range s.Plugins {
+			if other, ok := shippedBy[p.Name]; ok {
+				return nil, fmt.Errorf("plugin %s is shipped by solutions %s and %s", p.Name, other, s.Name)
+			}
+			shippedBy[p.Name] = s.Name
+		}
 		ts = append(ts, s.Tables...)
 		apis = append(apis, s.CustomAPIs...)
 		steps = append(steps, s.Steps...)
@@ -198,8 +234,20 @@ func Merge(sols []*Solution) (*pipeline.Definitions, error) {
 	return pipeline.NewDefinitions(ts, apis, steps)
 }
 
-// Activate loads the imported solutions into the engine.
-func Activate(ctx context.Context, e *pipeline.Engine) error {
+// PluginHost runs the plugin modules of the imported solutions; package
+// plugins' Registry is one.
+type PluginHost interface {
+	// Sync makes the host's modules exactly want, module names to content
+	// hashes: it loads those it lacks or has in another version, with
+	// their bytes from fetch, and removes the others. Calls in flight
+	// finish on the modules they started on.
+	Sync(ctx context.Context, want map[string]string, fetch func(ctx context.Context, hash string) ([]byte, error)) error
+}
+
+// Activate loads the imported solutions into the engine: their plugin
+// modules into host (when not nil), then their definitions. When a module
+// fails to load, the engine keeps its definitions as they were.
+func Activate(ctx context.Context, e *pipeline.Engine, host PluginHost) error {
 	all, err := Imported(ctx, e.DB())
 	if err != nil {
 		return err
@@ -208,14 +256,48 @@ func Activate(ctx context.Context, e *pipeline.Engine) error {
 	if err != nil {
 		return fmt.Errorf("activate solutions: %w", err)
 	}
+	if host != nil {
+		want := map[string]string{}
+		for _, s := range all {
+			for _, p := range s.Plugins {
+				want[p.Name] = p.Hash
+			}
+		}
+		fetch := func(ctx context.Context, hash string) ([]byte, error) { return ModuleBytes(ctx, e.DB(), hash) }
+		if err := host.Sync(ctx, want, fetch); err != nil {
+			return fmt.Errorf("activate solutions: %w", err)
+		}
+	}
 	e.SetDefinitions(defs)
 	return nil
 }
 
-// Watch reloads the engine's definitions whenever the solutions table
-// changes (an import by another process), checking every interval, until
-// ctx is done.
-func Watch(ctx context.Context, e *pipeline.Engine, interval time.Duration, onError func(error)) {
+// ModuleBytes returns the bytes of the plugin module with the content
+// hash, as an import stored them; a hash no import stored is not_found.
+func ModuleBytes(ctx context.Context, q storage.Querier, hash string) ([]byte, error) {
+	var wasm []byte
+	err := storage.ScanOne(ctx, q, []any{&wasm}, `SELECT wasm FROM plugin_modules WHERE hash = ?`, hash)
+	if err != nil {
+		if errors.Is(err, storage.ErrNoRows) {
+			return nil, &moduleNotFound{hash: hash}
+		}
+		return nil, fmt.Errorf("read plugin module %s: %w", hash, err)
+	}
+	return wasm, nil
+}
+
+type moduleNotFound struct{ hash string }
+
+func (e *moduleNotFound) Error() string {
+	return "plugin module sha256:" + e.hash + " was never imported"
+}
+
+func (e *moduleNotFound) ErrorCode() errcode.Code { return errcode.NotFound }
+
+// Watch reloads the engine's definitions and plugin modules whenever the
+// solutions table changes (an import by another process), checking every
+// interval, until ctx is done.
+func Watch(ctx context.Context, e *pipeline.Engine, host PluginHost, interval time.Duration, onError func(error)) {
 	var last string
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
@@ -224,7 +306,7 @@ func Watch(ctx context.Context, e *pipeline.Engine, interval time.Duration, onEr
 		err := storage.ScanOne(ctx, e.DB(), []any{&n, &at}, `SELECT count(*), coalesce(max(imported_on), 0) FROM solutions`)
 		if err == nil {
 			if mark := fmt.Sprint(n, "/", at); mark != last {
-				if err = Activate(ctx, e); err == nil {
+				if err = Activate(ctx, e, host); err == nil {
 					last = mark
 				}
 			}

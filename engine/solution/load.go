@@ -43,6 +43,7 @@ func sections() []section {
 			numberStage(n)
 			return adder(func(m *model) *[]item[StepDef] { return &m.steps })(m, n, at)
 		}},
+		{key: "plugins", nameKey: "name", add: adder(func(m *model) *[]item[PluginDef] { return &m.plugins })},
 	}
 }
 
@@ -137,6 +138,7 @@ func (l *loader) load() (*Solution, error) {
 	if l.incomplete {
 		return nil, l.ps.err()
 	}
+	l.readPlugins()
 	s := l.m.check(&l.ps)
 	if err := l.ps.err(); err != nil {
 		return nil, err
@@ -355,5 +357,58 @@ func (l *loader) decodeError(at origin, err error) {
 			}
 		}
 		l.ps.list = append(l.ps.list, Problem{File: at.file, Line: line, Message: msg})
+	}
+}
+
+// MaxPluginSize bounds a plugin module's file.
+const MaxPluginSize = 64 << 20
+
+// readPlugins reads each plugin module's file, inside the solution
+// folder, and notes its hash and size.
+func (l *loader) readPlugins() {
+	for i := range l.m.plugins {
+		it := &l.m.plugins[i]
+		at := it.at.at("file")
+		name := it.def.File
+		clean := path.Clean(name)
+		if path.IsAbs(clean) || filepath.IsAbs(name) || clean == ".." || strings.HasPrefix(clean, "../") {
+			l.ps.add(at, "plugin %s: file %s is outside the solution folder; keep the module in it", it.def.Name, name)
+			continue
+		}
+		full := filepath.Join(l.dir, filepath.FromSlash(clean))
+		info, err := os.Stat(full)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			hint := "build it with bizevents plugin build"
+			if it.def.Source != "" {
+				hint = fmt.Sprintf("build it with: bizevents plugin build %s -o %s", filepath.Join(l.dir, filepath.FromSlash(it.def.Source)), full)
+			}
+			l.ps.add(at, "plugin %s: file %s does not exist; %s", it.def.Name, name, hint)
+			continue
+		case err != nil:
+			l.ps.add(at, "plugin %s: %v", it.def.Name, err)
+			continue
+		case info.IsDir():
+			l.ps.add(at, "plugin %s: %s is a folder, not a .wasm file", it.def.Name, name)
+			continue
+		case info.Size() > MaxPluginSize:
+			l.ps.add(at, "plugin %s: %s is %d bytes, over the limit of %d", it.def.Name, name, info.Size(), MaxPluginSize)
+			continue
+		}
+		wasm, err := os.ReadFile(full)
+		if err != nil {
+			l.ps.add(at, "plugin %s: %v", it.def.Name, err)
+			continue
+		}
+		if len(wasm) < 8 || string(wasm[:4]) != "\x00asm" {
+			l.ps.add(at, "plugin %s: %s is not a WebAssembly module (it does not start with \\0asm)", it.def.Name, name)
+			continue
+		}
+		it.def.File = clean
+		it.def.Hash, it.def.Size = moduleHash(wasm), int64(len(wasm))
+		if l.m.wasm == nil {
+			l.m.wasm = map[string][]byte{}
+		}
+		l.m.wasm[it.def.Name] = wasm
 	}
 }

@@ -232,6 +232,8 @@ func label(key string) (what, nameKey string, ok bool) {
 		return "response property", "uniqueName", true
 	case "steps":
 		return "step", "name", true
+	case "plugins":
+		return "plugin", "name", true
 	case "preImages":
 		return "pre image", "name", true
 	case "postImages":

@@ -31,6 +31,8 @@ type Solution struct {
 	CustomAPIs []customapi.API
 	// Steps are sorted by name.
 	Steps []pipeline.Step
+	// Plugins are the plugin modules the solution ships, sorted by name.
+	Plugins []Plugin
 
 	// Hash is the hex SHA-256 of the solution's normalized [Definition] as
 	// JSON: the same for two folders that define the same things, however
@@ -59,7 +61,39 @@ func (s *Solution) Definition() Definition {
 	for _, st := range s.Steps {
 		d.Steps = append(d.Steps, stepDef(st))
 	}
+	for _, p := range s.Plugins {
+		d.Plugins = append(d.Plugins, PluginDef{Name: p.Name, Description: p.Description, File: p.File, Source: p.Source, Hash: p.Hash, Size: p.Size})
+	}
 	return d
+}
+
+// Plugin is a plugin module a solution ships: a WebAssembly file in its
+// folder, identified by its content hash. Steps and custom APIs of the
+// solution name its handlers "<name>/<handler>".
+type Plugin struct {
+	// Name is unique across the imported solutions, e.g. contoso_validation.
+	Name        string
+	Description string
+	// File is the module's path in the solution folder, with slashes;
+	// Source its source folder, when the solution says.
+	File, Source string
+	// Hash is the hex SHA-256 of the module's bytes; Size their length.
+	Hash string
+	Size int64
+	// Wasm holds the module's bytes when the solution was loaded from its
+	// folder; nil when it was decoded from a Definition, whose import
+	// stored them (see [ModuleBytes]).
+	Wasm []byte
+}
+
+// Plugin returns the plugin module called name.
+func (s *Solution) Plugin(name string) (*Plugin, bool) {
+	for i := range s.Plugins {
+		if s.Plugins[i].Name == name {
+			return &s.Plugins[i], true
+		}
+	}
+	return nil, false
 }
 
 // MarshalJSON encodes the solution's [Definition]; [Decode] reads it back.
@@ -104,6 +138,9 @@ func Decode(data []byte) (*Solution, error) {
 	}
 	for _, st := range d.Steps {
 		m.steps = append(m.steps, item[StepDef]{def: st})
+	}
+	for _, p := range d.Plugins {
+		m.plugins = append(m.plugins, item[PluginDef]{def: p})
 	}
 	var ps problems
 	s := m.check(&ps)
