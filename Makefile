@@ -4,7 +4,7 @@ BIN       := bin/bizevents
 PKGS      := ./...
 BENCHTIME ?= 2s
 
-.PHONY: all build run test check services bench clean
+.PHONY: all build run test check services toolchain bench clean
 
 all: build
 
@@ -19,6 +19,10 @@ run: build
 services:
 	scripts/services.sh postgres
 
+## toolchain: install clang, wasm-ld and wasi-libc (C plugins) when missing.
+toolchain:
+	scripts/toolchain.sh
+
 ## check: formatting and vet, no services needed.
 check:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -27,7 +31,7 @@ check:
 
 ## test: start services, check, run every test with the race detector, and
 ## every benchmark once so none rots.
-test: services check
+test: services toolchain check
 	$(GO) test -race -count=1 -timeout 20m $(PKGS)
 	$(GO) test -run '^$$' -bench . -benchtime=1x -timeout 20m $(PKGS)
 
