@@ -316,7 +316,7 @@ func TestPurchasesOverHTTP(t *testing.T) {
 	t.Parallel()
 	storagetest.ForEach(t, func(t *testing.T, open storagetest.Opener) {
 		b := setup(t, open)
-		srv, key := serve(t, b)
+		srv, key := serve(t, b.e, b)
 		alice := b.customer(t, "Alice")
 		post := func(amount string) (int, string) {
 			body := fmt.Sprintf(`{"CustomerId":%q,"Amount":%s,"Currency":"EUR"}`, alice, amount)
@@ -345,11 +345,12 @@ func TestPurchasesOverHTTP(t *testing.T) {
 
 const apiKey = "bze_example_plugins_key_0123456789"
 
-func serve(t testing.TB, b *bundle) (*httptest.Server, string) {
+// serve runs the HTTP API in front of e, for the API key of b's caller.
+func serve(t testing.TB, e *pipeline.Engine, b *bundle) (*httptest.Server, string) {
 	t.Helper()
 	auth, err := security.New(security.Config{APIKeys: []security.APIKey{{Name: "examples", Key: apiKey, UserID: b.caller.UserID}}})
 	require.NoError(t, err)
-	h, err := api.New(api.Deps{Metadata: b.e, Service: b.e, Auth: auth}, api.Config{})
+	h, err := api.New(api.Deps{Metadata: e, Service: e, Auth: auth}, api.Config{})
 	require.NoError(t, err)
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)

@@ -1,0 +1,135 @@
+package plugins_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/require"
+
+	"github.com/bizevents/bizevents/engine/api"
+	"github.com/bizevents/bizevents/engine/customapi"
+	"github.com/bizevents/bizevents/engine/pipeline"
+	"github.com/bizevents/bizevents/engine/storage/storagetest"
+)
+
+// benchClients is how many HTTP clients send at once.
+const benchClients = 64
+
+// benchBody is a purchase of about 1 KB.
+func benchBody() []byte {
+	items := make([]string, 68)
+	for i := range items {
+		items[i] = fmt.Sprintf("sku-%06d", i)
+	}
+	b, _ := json.Marshal(map[string]any{"CustomerId": uuid.NewString(), "Amount": json.Number("129.95"), "Currency": "EUR",
+		"StoreId": "store-0042", "Items": items})
+	return b
+}
+
+// BenchmarkInvokeWithPlugin is custom API invocations per second over HTTP
+// with one sync WASM step (the validation plugin, PreOperation) next to
+// the same custom API with no step, 64 concurrent clients, on each
+// backend; the figure is the ratio wasm/baseline of events/s.
+func BenchmarkInvokeWithPlugin(b *testing.B) {
+	for _, backend := range []string{"sqlite", "postgres"} {
+		b.Run("backend="+backend, func(b *testing.B) {
+			bun := setup(b, storagetest.Backends[backend])
+			defs := bun.e.Definitions()
+			purchase, ok := defs.CustomAPI("pos_CustomerPurchase")
+			require.True(b, ok)
+			validate := pipeline.Step{Name: "validate purchase", Message: purchase.UniqueName, Stage: pipeline.PreOperation,
+				Mode: pipeline.Sync, Handler: "pos_validation/ValidatePurchase", Config: `{"currencies":["EUR","NOK","USD"]}`}
+			body := benchBody()
+			require.Greater(b, len(body), 1000)
+			for _, c := range []struct {
+				name  string
+				steps []pipeline.Step
+			}{{"baseline", nil}, {"wasm", []pipeline.Step{validate}}} {
+				b.Run(c.name, func(b *testing.B) {
+					e := pipeline.New(bun.db, pipeline.Config{Handlers: bun.reg})
+					d, err := pipeline.NewDefinitions(nil, []customapi.API{*purchase}, c.steps)
+					require.NoError(b, err)
+					e.SetDefinitions(d)
+					srv := serveEngine(b, e, bun)
+					client := &http.Client{Transport: &http.Transport{MaxIdleConns: benchClients, MaxIdleConnsPerHost: benchClients}, Timeout: time.Minute}
+					post := func() error {
+						req, err := http.NewRequest(http.MethodPost, srv.URL+api.DefaultBasePath+"/"+purchase.UniqueName, bytes.NewReader(body))
+						if err != nil {
+							return err
+						}
+						req.Header.Set("Authorization", "Bearer "+apiKey)
+						req.Header.Set("Content-Type", "application/json")
+						resp, err := client.Do(req)
+						if err != nil {
+							return err
+						}
+						out, _ := io.ReadAll(resp.Body)
+						resp.Body.Close()
+						if resp.StatusCode != http.StatusNoContent {
+							return fmt.Errorf("status %d: %s", resp.StatusCode, out)
+						}
+						return nil
+					}
+					require.NoError(b, post(), "the fixture: a valid purchase is recorded")
+					lat, elapsed := runClients(b, post)
+					b.ReportMetric(float64(b.N)/elapsed.Seconds(), "events/s")
+					slices.Sort(lat)
+					b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
+					b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
+				})
+			}
+		})
+	}
+}
+
+func serveEngine(b *testing.B, e *pipeline.Engine, bun *bundle) *httptest.Server {
+	srv, _ := serve(b, e, bun)
+	return srv
+}
+
+// runClients runs b.N calls of op from benchClients goroutines and returns
+// each call's latency and the elapsed time.
+func runClients(b *testing.B, op func() error) ([]time.Duration, time.Duration) {
+	b.Helper()
+	var next atomic.Int64
+	lat := make([]time.Duration, b.N)
+	var wg sync.WaitGroup
+	var firstErr atomic.Value
+	b.ResetTimer()
+	start := time.Now()
+	for range benchClients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := next.Add(1) - 1
+				if i >= int64(b.N) {
+					return
+				}
+				t0 := time.Now()
+				if err := op(); err != nil {
+					firstErr.CompareAndSwap(nil, err)
+					return
+				}
+				lat[i] = time.Since(t0)
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	b.StopTimer()
+	if err, _ := firstErr.Load().(error); err != nil {
+		b.Fatal(err)
+	}
+	return lat, elapsed
+}
