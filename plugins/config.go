@@ -48,10 +48,13 @@ type Config struct {
 	CacheDir string
 	// NoCompilationCache compiles every module afresh in each process.
 	NoCompilationCache bool
-	// PoolSize is how many idle instances of a module are kept for reuse.
-	// Calls beyond it get a fresh instance, never wait: a plugin that
-	// executes a message running the same module again needs a second
-	// instance while the first is busy. Default [DefaultPoolSize].
+	// PoolSize is how many instances of a module serve calls at once,
+	// and how many idle ones are kept for reuse. A call that finds them
+	// all busy waits for one, within its deadline, rather than make an
+	// instance (5-6 ms and 2-4 MiB) it would throw away after. A nested
+	// call, one that a plugin's execute runs on the same module again,
+	// never waits (it would wait on its own caller): it gets a fresh
+	// instance when none is idle. Default [DefaultPoolSize].
 	PoolSize int
 	// PreWarm is how many instances Load creates ahead of the first call,
 	// at most PoolSize. Default 0.

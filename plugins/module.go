@@ -28,6 +28,10 @@ type Module struct {
 	name string
 	comp *compiled
 
+	// slots bounds the instances serving calls that are not nested in
+	// another call: one token per call in flight.
+	slots chan struct{}
+
 	mu       sync.Mutex
 	idle     []*instance
 	refs     int // calls in flight
@@ -41,7 +45,7 @@ type Module struct {
 }
 
 func newModule(r *Runtime, name string, comp *compiled) *Module {
-	return &Module{rt: r, name: name, comp: comp, done: make(chan struct{})}
+	return &Module{rt: r, name: name, comp: comp, done: make(chan struct{}), slots: make(chan struct{}, max(r.cfg.PoolSize, 1))}
 }
 
 // Name returns the name the module was loaded as.
@@ -297,6 +301,20 @@ func (m *Module) call(ctx context.Context, handler string, ex *pipeline.Executio
 	start := time.Now()
 	cctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	if callOf(ctx) == nil {
+		select {
+		case m.slots <- struct{}{}:
+			defer func() { <-m.slots }()
+		case <-cctx.Done():
+			kind, msg := KindTimeout, fmt.Sprintf("waited %s for a free instance of the %d the pool runs at once", timeout, cap(m.slots))
+			if errors.Is(ctx.Err(), context.Canceled) {
+				kind, msg = KindCanceled, "the caller canceled the call while it waited for a free instance"
+			}
+			err := &PluginError{Module: m.name, Hash: m.comp.hash, Handler: handler, Kind: kind, Message: msg}
+			m.sink(ctx, handler, ex, start, nil, 0, err)
+			return &Result{Duration: time.Since(start)}, err
+		}
+	}
 	inst, err := m.get(cctx)
 	if err != nil {
 		var pe *PluginError

@@ -154,3 +154,35 @@ func TestRegistryHammer(t *testing.T) {
 	}
 	require.NoError(t, reg.Close(ctx))
 }
+
+// TestPoolBoundsConcurrency: with every instance busy, a call waits for
+// one instead of making an instance it would throw away, and gives up at
+// its deadline; the process never makes more than PoolSize instances for
+// calls that are not nested.
+func TestPoolBoundsConcurrency(t *testing.T) {
+	t.Parallel()
+	rt := newRuntime(t, func(c *plugins.Config) { c.PoolSize = 1; c.SyncTimeout = 250 * time.Millisecond; c.AsyncTimeout = 5 * time.Second })
+	m := load(t, rt, "slow")
+	ctx := context.Background()
+
+	// An async call holds the only instance for 600 ms.
+	long := execution(pipeline.PostOperation, tables.Row{}, map[string]any{"PauseMillis": int64(600)})
+	long.Mode = pipeline.Async
+	done := make(chan error, 1)
+	go func() { _, err := m.Call(ctx, "Version", long); done <- err }()
+	require.Eventually(t, func() bool { return m.Stats().Calls == 1 }, 5*time.Second, time.Millisecond)
+
+	// A sync call waits for it, past its own deadline of 250 ms.
+	_, err := m.Call(ctx, "Version", execution(pipeline.PreOperation, tables.Row{}, nil))
+	pe := requireKind(t, err, plugins.KindTimeout)
+	require.Contains(t, pe.Message, "for a free instance of the 1 the pool runs at once")
+
+	// An async call waits and then runs on the same instance.
+	next := execution(pipeline.PostOperation, tables.Row{}, nil)
+	next.Mode = pipeline.Async
+	_, err = m.Call(ctx, "Version", next)
+	require.NoError(t, err)
+	require.Equal(t, "1", next.OutputParameters["version"])
+	require.NoError(t, <-done)
+	require.Equal(t, plugins.Stats{Idle: 1, Live: 1, Calls: 3}, m.Stats())
+}
