@@ -161,7 +161,11 @@ func TestRegistryHammer(t *testing.T) {
 // calls that are not nested.
 func TestPoolBoundsConcurrency(t *testing.T) {
 	t.Parallel()
-	rt := newRuntime(t, func(c *plugins.Config) { c.PoolSize = 1; c.SyncTimeout = 250 * time.Millisecond; c.AsyncTimeout = 5 * time.Second })
+	rt := newRuntime(t, func(c *plugins.Config) {
+		c.PoolSize = 1
+		c.SyncTimeout = 250 * time.Millisecond
+		c.AsyncTimeout = 5 * time.Second
+	})
 	m := load(t, rt, "slow")
 	ctx := context.Background()
 
