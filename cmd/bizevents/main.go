@@ -3,6 +3,7 @@
 //
 //	bizevents serve [--db bizevents.db] [--addr 127.0.0.1:8080]
 //	bizevents log append|read|tail|verify|stream ...
+//	bizevents plugin new|build|test ...
 //	bizevents help [command]
 //
 // Exit codes: 0 success, 1 failure, 2 a command line that cannot run as
@@ -52,7 +53,7 @@ func rootCommand() *command {
 		help: "bizevents is a business-events engine: an append-only, hash-chained event log\n" +
 			"with plugins, flows and subscribers. The log is a SQLite file (--db, default\n" +
 			"bizevents.db) or a PostgreSQL database (--db postgres://...).",
-		subs: []*command{serveCommand(), logCommand(), solutionCommand(), replayCommand()},
+		subs: []*command{serveCommand(), logCommand(), solutionCommand(), replayCommand(), pluginCommand()},
 	}
 }
 
