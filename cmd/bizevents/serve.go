@@ -20,6 +20,7 @@ import (
 	"github.com/bizevents/bizevents/engine/pipeline"
 	"github.com/bizevents/bizevents/engine/security"
 	"github.com/bizevents/bizevents/engine/solution"
+	"github.com/bizevents/bizevents/engine/storage"
 )
 
 // Defaults for serveOptions.
@@ -77,6 +78,8 @@ func serveCommand() *command {
 			"  POST /oauth2/token      client credentials -> bearer token\n" +
 			"  GET /api/log/head       the log's head: position, hash, unsealed\n" +
 			"  GET /api/log/events     events; query: after, limit, stream, type, correlation_id, since, until\n" +
+			"  GET /api/traces         the plugin trace log; query: step, module, handler, correlation_id,\n" +
+			"                          since, until, failed, after, limit\n" +
 			"Every request but /healthz and the token needs \"Authorization: Bearer <token or API key>\".\n" +
 			"Errors are {\"error\":{\"code\",\"message\",\"bizeventsCode\"}} with stable codes.",
 		setup: func(fs *flag.FlagSet, env *cliEnv) func(context.Context, []string) error {
@@ -209,6 +212,7 @@ func runServe(ctx context.Context, o serveOptions, _, stderr io.Writer) error {
 // logAPI is the server's HTTP surface over the event log.
 type logAPI struct {
 	store eventlog.Store
+	db    storage.Querier
 	auth  *security.Authenticator
 	log   *slog.Logger
 }
@@ -220,11 +224,12 @@ func newHandler(e *pipeline.Engine, auth *security.Authenticator, o serveOptions
 	if err != nil {
 		return nil, err
 	}
-	a := &logAPI{store: e.DB().Log(), auth: auth, log: logger.With(logKeyComponent, "api")}
+	a := &logAPI{store: e.DB().Log(), db: e.DB(), auth: auth, log: logger.With(logKeyComponent, "api")}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", a.healthz)
 	mux.HandleFunc("GET /api/log/head", a.authenticated(a.head))
 	mux.HandleFunc("GET /api/log/events", a.authenticated(a.events))
+	mux.HandleFunc("GET /api/traces", a.authenticated(a.traces))
 	mux.Handle(api.DefaultBasePath+"/", web)
 	mux.Handle(api.DefaultTokenPath, web)
 	return logRequests(logger.With(logKeyComponent, "http"), mux), nil
