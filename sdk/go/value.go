@@ -148,6 +148,30 @@ func (v Value) AsRow() (*Row, error) {
 	return &Row{raw: t}, nil
 }
 
+// Len returns the number of elements of a JSON array or members of an
+// object, without decoding them: much cheaper in a guest than AsStrings
+// when only the count matters. It is 0 for null.
+func (v Value) Len() (int, error) {
+	t := trimSpace(v)
+	if v.IsNull() {
+		return 0, nil
+	}
+	n := 0
+	var err error
+	switch t[0] {
+	case '[':
+		err = eachElement(t, func([]byte) bool { n++; return true })
+	case '{':
+		err = eachField(t, func(_, _ []byte) bool { n++; return true })
+	default:
+		return 0, typeError(t, "an array or an object")
+	}
+	if err != nil {
+		return 0, typeError(t, "an array or an object")
+	}
+	return n, nil
+}
+
 // AsStrings reads an array of strings (a StringArray).
 func (v Value) AsStrings() ([]string, error) {
 	t := trimSpace(v)
