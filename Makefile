@@ -9,7 +9,7 @@ BENCHTIME ?= 2s
 all: build
 
 build:
-	$(GO) build -o $(BIN) ./cmd/bizevents
+	$(GO) build -ldflags "-X main.sourceDir=$(CURDIR)" -o $(BIN) ./cmd/bizevents
 
 ## run: start bizevents on the embedded SQLite default (bizevents.db here).
 run: build

@@ -152,6 +152,8 @@ func runPluginNew(ctx context.Context, o pluginNewOptions, stdout, stderr io.Wri
 		}
 		if root, goVersion, ok := findBizeventsRoot(o.SearchFrom); ok {
 			data.Replace, data.GoVersion = root, pluginLaterGo(data.GoVersion, goVersion)
+		} else if root, goVersion, ok := bizeventsRootAt(sourceDir); sourceDir != "" && ok {
+			data.Replace, data.GoVersion = root, pluginLaterGo(data.GoVersion, goVersion)
 		}
 	}
 	if err := ctx.Err(); err != nil {
@@ -209,6 +211,11 @@ const pluginSDKPlaceholder = "v0.0.0-00010101000000-000000000000"
 // pluginSDKVersion returns the version of the bizevents module this
 // binary was built from when it is a clean release or pseudo-version, else
 // [pluginSDKPlaceholder].
+// sourceDir is the bizevents checkout the binary was built from, set by
+// make build (-ldflags -X main.sourceDir=...), so that plugin new run
+// outside the checkout still points go.mod at the SDK's source.
+var sourceDir string
+
 func pluginSDKVersion() string {
 	if info, ok := debug.ReadBuildInfo(); ok && info.Main.Path == bizeventsModulePath {
 		if v := info.Main.Version; strings.HasPrefix(v, "v") && !strings.Contains(v, "+") {
