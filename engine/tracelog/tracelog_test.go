@@ -132,4 +132,3 @@ func TestFullQueueDrops(t *testing.T) {
 	require.Equal(t, int64(50), int64(len(recs))+w.Dropped(), "every trace is stored or counted as dropped")
 	require.Equal(t, w.Stored(), int64(len(recs)))
 }
-
