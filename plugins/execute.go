@@ -137,11 +137,19 @@ func appendResponse(dst []byte, message string, r pipeline.Response) []byte {
 	return appendMap(dst, m)
 }
 
+// maxErrorMessage bounds the message of an execute's failure, so that
+// the error object stays far below any value limit.
+const maxErrorMessage = 16 << 10
+
 // appendError renders an execute's failure: {"code", "message"}.
 func appendError(dst []byte, err error) []byte {
 	dst = append(dst, `{"code":`...)
 	dst = appendString(dst, string(errcode.Of(err)))
 	dst = append(dst, `,"message":`...)
-	dst = appendString(dst, err.Error())
+	msg := err.Error()
+	if len(msg) > maxErrorMessage {
+		msg = truncate(msg, maxErrorMessage) + "…"
+	}
+	dst = appendString(dst, msg)
 	return append(dst, '}')
 }
