@@ -1,13 +1,17 @@
 # Reads `go test -bench` output and prints, for every benchmark .../X that
-# has a sibling .../baseline, the ratio of their events/s: X over baseline.
+# has a sibling .../baseline in the same package, the ratio of their
+# events/s: X over baseline. Benchmarks of the same name in two packages
+# (eventlog/postgres and eventlog/sqlite) are told apart by the package.
 function metric(line,   n, f, i) {
 	n = split(line, f, /[ \t]+/)
 	for (i = 2; i <= n; i++) if (f[i] == "events/s") return f[i-1]
 	return ""
 }
+/^pkg: / { pkg = $2; sub(/^github.com\/bizevents\/bizevents\//, "", pkg) }
 /^Benchmark/ {
 	name = $1
 	sub(/-[0-9]+$/, "", name)
+	if (pkg != "") name = pkg ": " name
 	v = metric($0)
 	if (v == "") next
 	parent = name; sub(/\/[^\/]*$/, "", parent)
