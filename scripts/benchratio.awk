@@ -13,7 +13,7 @@ function metric(line,   n, f, i) {
 	sub(/-[0-9]+$/, "", name)
 	if (pkg != "") name = pkg ": " name
 	v = metric($0)
-	if (v == "") next
+	if (v == "") { print; next }
 	parent = name; sub(/\/[^\/]*$/, "", parent)
 	leaf = substr(name, length(parent) + 2)
 	if (leaf == "baseline") { base[parent] = v }
