@@ -42,7 +42,7 @@ type hostFunc struct {
 // hostFuncs lists the host functions with their signatures; the import
 // check at Load compares against it.
 var hostFuncs = []hostFunc{
-	{abi.FuncGet, []api.ValueType{i32, i32}, []api.ValueType{i32}, hostGet},
+	{abi.FuncGet, []api.ValueType{i32, i32, i32, i32}, []api.ValueType{i32}, hostGet},
 	{abi.FuncResultRead, []api.ValueType{i32, i32}, []api.ValueType{i32}, hostResultRead},
 	{abi.FuncSet, []api.ValueType{i32, i32, i32, i32}, []api.ValueType{i32}, hostSet},
 	{abi.FuncExecute, []api.ValueType{i32, i32}, []api.ValueType{i32}, hostExecute},
@@ -73,7 +73,9 @@ func enter(ctx context.Context, name string) *call {
 	return c
 }
 
-// get(key_ptr, key_len) -> len | errno
+// get(key_ptr, key_len, buf_ptr, buf_len) -> len | errno: the value is
+// pending, and copied into buf when it fits, so that reading a small value
+// takes one host call.
 func hostGet(ctx context.Context, mod api.Module, stack []uint64) {
 	c := enter(ctx, abi.FuncGet)
 	if c == nil {
@@ -96,6 +98,12 @@ func hostGet(ctx context.Context, mod api.Module, stack []uint64) {
 		return
 	}
 	c.inst.result, c.hasResult = buf, true
+	if n := len(buf); n > 0 && uint64(n) <= uint64(uint32(stack[3])) {
+		if !mod.Memory().Write(uint32(stack[2]), buf) {
+			stack[0] = errs(abi.ErrOutOfBounds)
+			return
+		}
+	}
 	stack[0] = uint64(uint32(len(buf)))
 }
 

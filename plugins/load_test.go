@@ -147,7 +147,7 @@ func plugin(body []byte, imports ...wImport) wModule {
 }
 
 var (
-	importGet        = wImport{"bizevents_v1", "get", []byte{i32, i32}, []byte{i32}}
+	importGet        = wImport{"bizevents_v1", "get", []byte{i32, i32, i32, i32}, []byte{i32}}
 	importResultRead = wImport{"bizevents_v1", "result_read", []byte{i32, i32}, []byte{i32}}
 	importFail       = wImport{"bizevents_v1", "fail", []byte{i32, i32}, nil}
 )
@@ -218,15 +218,16 @@ func TestHandWrittenModules(t *testing.T) {
 	ctx := context.Background()
 	ex := execution(pipeline.PreOperation, tables.Row{}, nil)
 
-	// Without an SDK: get("handler") into memory at 16, fail with it.
-	body := append(i32Const(0), i32Const(7)...)
-	body = append(body, opCall, 0, opDrop)
-	body = append(body, i32Const(16)...)
+	// Without an SDK: get("handler") into memory at 16 in one call, fail
+	// with it: fail(16, get(0, 7, 16, 64)).
+	body := i32Const(16)
+	body = append(body, i32Const(0)...)
+	body = append(body, i32Const(7)...)
 	body = append(body, i32Const(16)...)
 	body = append(body, i32Const(64)...)
-	body = append(body, opCall, 1, opCall, 2)
+	body = append(body, opCall, 0, opCall, 1)
 	body = append(body, i32Const(1)...)
-	mod := plugin(body, importGet, importResultRead, importFail)
+	mod := plugin(body, importGet, importFail)
 	mod.data = []byte("handler")
 	m, err := rt.Load(ctx, "hand", mod.bytes())
 	require.NoError(t, err)
@@ -260,6 +261,8 @@ func TestHandWrittenModules(t *testing.T) {
 	// A pointer outside memory: an errno where the function has a result,
 	// the end of the call where it has none.
 	body = append(i32Const(70000), i32Const(4)...)
+	body = append(body, i32Const(0)...)
+	body = append(body, i32Const(0)...)
 	body = append(body, opCall, 0) // get -> OUT_OF_BOUNDS (-5)
 	m, err = rt.Load(ctx, "oob", plugin(body, importGet).bytes())
 	require.NoError(t, err)

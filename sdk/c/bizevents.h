@@ -99,13 +99,15 @@
  */
 
 /*
- * bizevents_host_get(key, key_len) -> len | errno: renders the JSON value
- * at a key path of the context ("handler", "input/Amount",
+ * bizevents_host_get(key, key_len, buf, buf_len) -> len | errno: renders
+ * the JSON value at a key path of the context ("handler", "input/Amount",
  * "target/name", "shared/seen", ...; sdk/ABI.md "Keys") and makes it the
- * pending result, replacing any earlier one. Returns its length in bytes,
- * or NOT_FOUND, INVALID_KEY, OUT_OF_BOUNDS, TOO_LARGE.
+ * pending result, replacing any earlier one; when its length is at most
+ * buf_len it is also copied into buf, so that a small value takes one
+ * host call. Returns its length in bytes, or NOT_FOUND, INVALID_KEY,
+ * OUT_OF_BOUNDS, TOO_LARGE.
  */
-BIZEVENTS_IMPORT("get") int32_t bizevents_host_get(const char *key, size_t key_len);
+BIZEVENTS_IMPORT("get") int32_t bizevents_host_get(const char *key, size_t key_len, void *buf, size_t buf_len);
 
 /*
  * bizevents_host_result_read(buf, len) -> len | errno: copies the pending
@@ -179,23 +181,22 @@ static inline const char *bizevents_errno_name(int32_t e) {
 
 /*
  * bizevents_read reads the JSON value at key into buf, NUL-terminated,
- * with get and result_read. It returns the value's length n, or a host
- * errno (BIZEVENTS_ERR_NOT_FOUND when the key names nothing). When n <
- * cap the value is in buf; when n >= cap buf is not written and the value
+ * with one get. It returns the value's length n, or a host errno
+ * (BIZEVENTS_ERR_NOT_FOUND when the key names nothing). When n < cap the
+ * value is in buf; when n >= cap buf holds nothing useful and the value
  * stays pending: bizevents_host_result_read(bigger, n) reads it, before
  * the next get or execute.
  */
 static inline int32_t bizevents_read(const char *key, char *buf, size_t cap) {
-	int32_t n = bizevents_host_get(key, strlen(key));
+	if (cap == 0) {
+		return bizevents_host_get(key, strlen(key), buf, 0);
+	}
+	int32_t n = bizevents_host_get(key, strlen(key), buf, cap - 1);
 	if (n < 0 || (size_t)n >= cap) {
 		return n;
 	}
-	int32_t r = bizevents_host_result_read(buf, (size_t)n);
-	if (r < 0) {
-		return r;
-	}
-	buf[r] = '\0';
-	return r;
+	buf[n] = '\0';
+	return n;
 }
 
 /*

@@ -9,7 +9,7 @@ import "github.com/bizevents/bizevents/sdk/go/abi"
 // fail with NOT_ALLOWED, so that a plugin's pure code still builds and
 // tests natively.
 var (
-	hostGet          = func(key string) int32 { return int32(abi.ErrNotAllowed) }
+	hostGet          = func(key string, buf []byte) int32 { return int32(abi.ErrNotAllowed) }
 	hostResultRead   = func(buf []byte) int32 { return int32(abi.ErrNoResult) }
 	hostResultLength = func() int32 { return int32(abi.ErrNoResult) }
 	hostSet          = func(key string, val []byte) int32 { return int32(abi.ErrNotAllowed) }

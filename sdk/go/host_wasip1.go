@@ -7,7 +7,7 @@ import "unsafe"
 // The host functions, imported from module bizevents_v1 (sdk/ABI.md).
 
 //go:wasmimport bizevents_v1 get
-func wasmGet(key unsafe.Pointer, keyLen uint32) int32
+func wasmGet(key unsafe.Pointer, keyLen uint32, buf unsafe.Pointer, bufLen uint32) int32
 
 //go:wasmimport bizevents_v1 result_read
 func wasmResultRead(buf unsafe.Pointer, bufLen uint32) int32
@@ -24,8 +24,9 @@ func wasmTrace(msg unsafe.Pointer, msgLen uint32)
 //go:wasmimport bizevents_v1 fail
 func wasmFail(msg unsafe.Pointer, msgLen uint32)
 
-func hostGet(key string) int32 {
-	return wasmGet(unsafe.Pointer(unsafe.StringData(key)), uint32(len(key)))
+func hostGet(key string, buf []byte) int32 {
+	return wasmGet(unsafe.Pointer(unsafe.StringData(key)), uint32(len(key)),
+		unsafe.Pointer(unsafe.SliceData(buf)), uint32(len(buf)))
 }
 
 func hostResultRead(buf []byte) int32 {

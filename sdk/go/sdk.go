@@ -75,12 +75,15 @@ func unknownHandler(name string) string {
 // and is reused.
 var scratch = make([]byte, 0, 512)
 
-// fetch runs get(key) and reads the result into scratch, valid until the
-// next host call.
+// fetch runs get(key) into scratch, valid until the next host call: one
+// host call when the value fits, result_read after it when it does not.
 func fetch(key string) ([]byte, error) {
-	n := hostGet(key)
+	n := hostGet(key, scratch[:cap(scratch)])
 	if n < 0 {
 		return nil, errnoError("get "+key, n)
+	}
+	if int(n) <= cap(scratch) {
+		return scratch[:n], nil
 	}
 	return readResult(n, true)
 }

@@ -18,8 +18,10 @@ const ImportModule = "bizevents_v1"
 
 // The host functions of [ImportModule]. Parameters and results are i32.
 const (
-	// FuncGet is get(key_ptr, key_len) -> len | errno: the JSON value at a
-	// key path of the execution context, made pending.
+	// FuncGet is get(key_ptr, key_len, buf_ptr, buf_len) -> len | errno:
+	// the JSON value at a key path of the execution context, made pending,
+	// and copied into buf when its length is at most buf_len (so a small
+	// value takes one host call; a larger one is read with result_read).
 	FuncGet = "get"
 	// FuncResultRead is result_read(ptr, len) -> len | errno: copies the
 	// pending result into guest memory when it fits in len bytes, and
