@@ -96,19 +96,8 @@ func (b *engineBundle) rows(t *testing.T) int64 {
 	return n
 }
 
-// head is the log's last position, once every committed event is sealed.
-func (b *engineBundle) head(t *testing.T) int64 {
-	t.Helper()
-	ctx := context.Background()
-	for {
-		h, err := b.db.Log().Head(ctx)
-		require.NoError(t, err)
-		if h.Unsealed == 0 {
-			return h.Position
-		}
-		require.NoError(t, b.db.Log().Wait(ctx, h.Position))
-	}
-}
+// head is the log's last position once every committed event is sealed.
+func (b *engineBundle) head(t *testing.T) int64 { return storagetest.SealedHead(t, b.db) }
 
 func (b *engineBundle) traceLines(id uuid.UUID) []string {
 	var out []string

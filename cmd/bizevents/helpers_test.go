@@ -5,6 +5,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
+	"net"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -135,5 +137,51 @@ func (b *syncBuffer) waitFor(t *testing.T, ctx context.Context, what string, con
 		case <-ctx.Done():
 			t.Fatalf("waiting for %s: %v; buffer holds:\n%s", what, ctx.Err(), s)
 		}
+	}
+}
+
+// server is a runServe running for a test.
+type server struct {
+	base   string // http://host:port
+	stderr *syncBuffer
+	cancel context.CancelFunc
+	done   chan error
+}
+
+// startServe runs serve with o on a free port until the test ends or stop.
+func startServe(t *testing.T, ctx context.Context, o serveOptions) *server {
+	t.Helper()
+	ctx, cancel := context.WithCancel(ctx)
+	s := &server{stderr: newSyncBuffer(), cancel: cancel, done: make(chan error, 1)}
+	addrs := make(chan net.Addr, 1)
+	o.Addr, o.ready = "127.0.0.1:0", func(a net.Addr) { addrs <- a }
+	go func() { s.done <- runServe(ctx, o, io.Discard, s.stderr) }()
+	t.Cleanup(func() {
+		cancel()
+		<-s.done
+	})
+	select {
+	case a := <-addrs:
+		s.base = "http://" + a.String()
+	case err := <-s.done:
+		s.done <- err
+		t.Fatalf("serve returned: %v; stderr:\n%s", err, s.stderr)
+	case <-ctx.Done():
+		t.Fatal("serve did not start")
+	}
+	return s
+}
+
+// stop stops the server and returns what serve returned.
+func (s *server) stop(t *testing.T) error {
+	t.Helper()
+	s.cancel()
+	select {
+	case err := <-s.done:
+		s.done <- err // for the cleanup
+		return err
+	case <-time.After(10 * time.Second):
+		t.Fatal("serve did not return promptly after cancel")
+		return nil
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -66,23 +65,8 @@ func TestServeWithPlugins(t *testing.T) {
 	require.Contains(t, errOut, "plugin pos_audit (modules/pos_audit.wasm)")
 	require.Contains(t, errOut, "it is not a bizevents plugin")
 
-	ctx, cancel := context.WithCancel(b.ctx)
-	defer cancel()
-	addrs := make(chan net.Addr, 1)
-	stderr := newSyncBuffer()
-	done := make(chan error, 1)
-	go func() {
-		done <- runServe(ctx, serveOptions{DB: b.db, Addr: "127.0.0.1:0", APIKey: testAPIKey, ready: func(a net.Addr) { addrs <- a }}, io.Discard, stderr)
-	}()
-	var base string
-	select {
-	case a := <-addrs:
-		base = "http://" + a.String()
-	case err := <-done:
-		t.Fatalf("serve returned: %v; stderr:\n%s", err, stderr)
-	case <-b.ctx.Done():
-		t.Fatal("serve did not start")
-	}
+	srv := startServe(t, b.ctx, serveOptions{DB: b.db, APIKey: testAPIKey})
+	base, stderr := srv.base, srv.stderr
 	require.Contains(t, stderr.String(), "plugin module loaded")
 
 	client := &http.Client{Timeout: 30 * time.Second}
@@ -143,8 +127,7 @@ func TestServeWithPlugins(t *testing.T) {
 	require.Equal(t, http.StatusBadRequest, status)
 	require.Contains(t, body, "unknown parameter")
 
-	cancel()
-	require.NoError(t, <-done)
+	require.NoError(t, srv.stop(t))
 
 	// And from the command line, once the server has stored what it had.
 	code, out, errOut = b.cli(t, "", "trace", "list", "--step", "add to total spent")

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"io"
 	"net"
@@ -21,24 +20,8 @@ import (
 func TestServe(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	ctx, cancel := context.WithCancel(b.ctx)
-	defer cancel()
-
-	addrs := make(chan net.Addr, 1)
-	stderr := newSyncBuffer()
-	done := make(chan error, 1)
-	go func() {
-		done <- runServe(ctx, serveOptions{DB: b.db, Addr: "127.0.0.1:0", APIKey: testAPIKey, ready: func(a net.Addr) { addrs <- a }}, io.Discard, stderr)
-	}()
-	var base string
-	select {
-	case a := <-addrs:
-		base = "http://" + a.String()
-	case err := <-done:
-		t.Fatalf("serve returned: %v; stderr:\n%s", err, stderr)
-	case <-b.ctx.Done():
-		t.Fatal("serve did not start")
-	}
+	srv := startServe(t, b.ctx, serveOptions{DB: b.db, APIKey: testAPIKey})
+	base, stderr := srv.base, srv.stderr
 	require.Contains(t, stderr.String(), "component=serve")
 	require.Contains(t, stderr.String(), "addr="+base)
 	require.Contains(t, stderr.String(), `db="sqlite `+b.db.DB+`"`)
@@ -181,13 +164,7 @@ func TestServe(t *testing.T) {
 		require.Equal(t, string(errcode.Unauthenticated), resp.Header.Get("X-Bizevents-Error-Code"))
 	})
 
-	cancel()
-	select {
-	case err := <-done:
-		require.NoError(t, err)
-	case <-time.After(10 * time.Second):
-		t.Fatal("serve did not return promptly after cancel")
-	}
+	require.NoError(t, srv.stop(t))
 	require.Contains(t, stderr.String(), "msg=stopped")
 }
 

@@ -8,10 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"slices"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -25,6 +22,7 @@ import (
 	"github.com/bizevents/bizevents/engine/security"
 	"github.com/bizevents/bizevents/engine/storage/storagetest"
 	"github.com/bizevents/bizevents/engine/tables"
+	"github.com/bizevents/bizevents/internal/benchload"
 )
 
 // benchClients is how many clients send at once.
@@ -78,7 +76,7 @@ func BenchmarkInvoke(b *testing.B) {
 				// The event the engine appends, built once.
 				data, err := json.Marshal(map[string]any{"messageName": benchEvent.UniqueName, "depth": 1, "inputParameters": benchParams()})
 				require.NoError(b, err)
-				_, elapsed := runClients(b, func() error {
+				_, elapsed := benchload.Run(b, benchClients, func() error {
 					_, err := db.Log().Append(ctx, eventlog.AppendRequest{Events: []eventlog.NewEvent{{
 						ID: uuid.Must(uuid.NewV7()), StreamID: benchEvent.UniqueName + "/" + uuid.NewString(), Type: benchEvent.UniqueName, Data: data,
 						Metadata: eventlog.Metadata{UserID: "u", InitiatingUserID: "u", CorrelationID: uuid.NewString(), RequestID: uuid.NewString(), Depth: 1},
@@ -88,14 +86,14 @@ func BenchmarkInvoke(b *testing.B) {
 				b.ReportMetric(float64(b.N)/elapsed.Seconds(), "events/s")
 			})
 			b.Run("engine", func(b *testing.B) {
-				_, elapsed := runClients(b, func() error {
+				_, elapsed := benchload.Run(b, benchClients, func() error {
 					_, err := e.Execute(ctx, pipeline.Request{Message: benchEvent.UniqueName, Parameters: benchParams()})
 					return err
 				})
 				b.ReportMetric(float64(b.N)/elapsed.Seconds(), "events/s")
 			})
 			b.Run("http", func(b *testing.B) {
-				lat, elapsed := runClients(b, func() error {
+				benchload.Report(b, benchClients, func() error {
 					req, err := http.NewRequestWithContext(ctx, http.MethodPost, srv.URL+api.DefaultBasePath+"/"+benchEvent.UniqueName, bytes.NewReader(body))
 					if err != nil {
 						return err
@@ -113,48 +111,7 @@ func BenchmarkInvoke(b *testing.B) {
 					}
 					return nil
 				})
-				b.ReportMetric(float64(b.N)/elapsed.Seconds(), "events/s")
-				slices.Sort(lat)
-				b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
-				b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
 			})
 		})
 	}
-}
-
-// runClients runs b.N calls of op from benchClients goroutines and returns
-// each call's latency and the elapsed time.
-func runClients(b *testing.B, op func() error) ([]time.Duration, time.Duration) {
-	b.Helper()
-	var next atomic.Int64
-	lat := make([]time.Duration, b.N)
-	var wg sync.WaitGroup
-	var firstErr atomic.Value
-	b.ResetTimer()
-	start := time.Now()
-	for range benchClients {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := next.Add(1) - 1
-				if i >= int64(b.N) {
-					return
-				}
-				t0 := time.Now()
-				if err := op(); err != nil {
-					firstErr.CompareAndSwap(nil, err)
-					return
-				}
-				lat[i] = time.Since(t0)
-			}
-		}()
-	}
-	wg.Wait()
-	elapsed := time.Since(start)
-	b.StopTimer()
-	if err, _ := firstErr.Load().(error); err != nil {
-		b.Fatal(err)
-	}
-	return lat, elapsed
 }

@@ -99,19 +99,8 @@ func (b *bundle) count(t *testing.T) int64 {
 	return n
 }
 
-func (b *bundle) head(t *testing.T) int64 {
-	t.Helper()
-	// Every committed event, sealed or not: wait until the sealer is done.
-	ctx := context.Background()
-	for {
-		h, err := b.db.Log().Head(ctx)
-		require.NoError(t, err)
-		if h.Unsealed == 0 {
-			return h.Position
-		}
-		require.NoError(t, b.db.Log().Wait(ctx, h.Position))
-	}
-}
+// head is the log's last position once every committed event is sealed.
+func (b *bundle) head(t *testing.T) int64 { return storagetest.SealedHead(t, b.db) }
 
 func requireCode(t *testing.T, err error, code errcode.Code) {
 	t.Helper()

@@ -10,8 +10,6 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -22,6 +20,7 @@ import (
 	"github.com/bizevents/bizevents/engine/customapi"
 	"github.com/bizevents/bizevents/engine/pipeline"
 	"github.com/bizevents/bizevents/engine/storage/storagetest"
+	"github.com/bizevents/bizevents/internal/benchload"
 	"github.com/bizevents/bizevents/plugins"
 )
 
@@ -90,11 +89,7 @@ func BenchmarkInvokeWithPlugin(b *testing.B) {
 						return nil
 					}
 					require.NoError(b, post(), "the fixture: a valid purchase is recorded")
-					lat, elapsed := runClients(b, post)
-					b.ReportMetric(float64(b.N)/elapsed.Seconds(), "events/s")
-					slices.Sort(lat)
-					b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
-					b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
+					benchload.Report(b, benchClients, post)
 				})
 			}
 		})
@@ -104,43 +99,6 @@ func BenchmarkInvokeWithPlugin(b *testing.B) {
 func serveEngine(b *testing.B, e *pipeline.Engine, bun *bundle) *httptest.Server {
 	srv, _ := serve(b, e, bun)
 	return srv
-}
-
-// runClients runs b.N calls of op from benchClients goroutines and returns
-// each call's latency and the elapsed time.
-func runClients(b *testing.B, op func() error) ([]time.Duration, time.Duration) {
-	b.Helper()
-	var next atomic.Int64
-	lat := make([]time.Duration, b.N)
-	var wg sync.WaitGroup
-	var firstErr atomic.Value
-	b.ResetTimer()
-	start := time.Now()
-	for range benchClients {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := next.Add(1) - 1
-				if i >= int64(b.N) {
-					return
-				}
-				t0 := time.Now()
-				if err := op(); err != nil {
-					firstErr.CompareAndSwap(nil, err)
-					return
-				}
-				lat[i] = time.Since(t0)
-			}
-		}()
-	}
-	wg.Wait()
-	elapsed := time.Since(start)
-	b.StopTimer()
-	if err, _ := firstErr.Load().(error); err != nil {
-		b.Fatal(err)
-	}
-	return lat, elapsed
 }
 
 // bothHandlers finds plugins in the registry and the Go handler of the

@@ -161,18 +161,7 @@ func (b *bundle) purchase(customer uuid.UUID, amount, currency string) (pipeline
 }
 
 // head is the log's last position once every committed event is sealed.
-func (b *bundle) head(t testing.TB) int64 {
-	t.Helper()
-	ctx := context.Background()
-	for {
-		h, err := b.db.Log().Head(ctx)
-		require.NoError(t, err)
-		if h.Unsealed == 0 {
-			return h.Position
-		}
-		require.NoError(t, b.db.Log().Wait(ctx, h.Position))
-	}
-}
+func (b *bundle) head(t testing.TB) int64 { return storagetest.SealedHead(t, b.db) }
 
 func (b *bundle) totals(t testing.TB, customer uuid.UUID) (string, int64) {
 	t.Helper()

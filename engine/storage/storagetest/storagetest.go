@@ -56,3 +56,23 @@ func open(t testing.TB, o storage.Options, migrations []storage.Migration) stora
 	t.Cleanup(func() { _ = db.Close() })
 	return db
 }
+
+// SealedHead returns the log's last position once every event committed
+// so far is sealed (PostgreSQL seals just after commit), so that a test
+// can compare heads before and after a message.
+func SealedHead(t testing.TB, db storage.DB) int64 {
+	t.Helper()
+	ctx := context.Background()
+	for {
+		h, err := db.Log().Head(ctx)
+		if err != nil {
+			t.Fatalf("log head: %v", err)
+		}
+		if h.Unsealed == 0 {
+			return h.Position
+		}
+		if err := db.Log().Wait(ctx, h.Position); err != nil {
+			t.Fatalf("wait for position %d: %v", h.Position, err)
+		}
+	}
+}
