@@ -40,6 +40,9 @@ const (
 	RequestTooLarge  Code = "request_too_large"
 	RateLimited      Code = "rate_limited"
 	InvalidSolution  Code = "invalid_solution"
+
+	// The router's and the jobs' codes.
+	StateConflict Code = "state_conflict"
 )
 
 // Entry describes a code: the HTTP status it maps to and what it means.
@@ -86,6 +89,7 @@ var Table = []Entry{
 	{RequestTooLarge, 413, "the request body is larger than the configured limit", "0x80be000c"},
 	{RateLimited, 429, "too many requests; retry after the time in Retry-After", "0x80072322"},
 	{InvalidSolution, 400, "a solution's files do not validate; each problem names its file and line", "0x80be000d"},
+	{StateConflict, 409, "the thing's state does not allow the change, e.g. retrying a job that succeeded, or a job another process took over", "0x80be000e"},
 }
 
 // Coder is implemented by errors that carry a stable code.

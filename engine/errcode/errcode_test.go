@@ -86,6 +86,7 @@ func TestStableCodes(t *testing.T) {
 		{errcode.RequestTooLarge, "request_too_large", 413},
 		{errcode.RateLimited, "rate_limited", 429},
 		{errcode.InvalidSolution, "invalid_solution", 400},
+		{errcode.StateConflict, "state_conflict", 409},
 	}
 	require.Len(t, errcode.Table, len(tests), "a new code needs a line here")
 	for _, tt := range tests {
@@ -126,6 +127,7 @@ func TestHexCodes(t *testing.T) {
 		errcode.RequestTooLarge:  "0x80be000c",
 		errcode.RateLimited:      "0x80072322",
 		errcode.InvalidSolution:  "0x80be000d",
+		errcode.StateConflict:    "0x80be000e",
 	}
 	format := regexp.MustCompile(`^0x[0-9a-f]{8}$`)
 	seen := map[string]errcode.Code{}
