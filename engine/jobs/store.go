@@ -1,0 +1,436 @@
+package jobs
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/bizevents/bizevents/engine/errcode"
+	"github.com/bizevents/bizevents/engine/storage"
+)
+
+// MaxErrorBytes and MaxResponseBytes cap what an attempt keeps.
+const (
+	MaxErrorBytes    = 8 << 10
+	MaxResponseBytes = 4 << 10
+)
+
+// Store keeps jobs in the engine's database, whose migrations must include
+// [Migrations]. It is safe for concurrent use.
+type Store struct {
+	db  storage.DB
+	now func() time.Time
+}
+
+// NewStore returns a store on db; now is the clock (time.Now when nil).
+func NewStore(db storage.DB, now func() time.Time) *Store {
+	if now == nil {
+		now = time.Now
+	}
+	return &Store{db: db, now: now}
+}
+
+// ErrNotFound: no job has the id. ErrLeaseLost: the job is no longer
+// claimed by the caller (its lease ended and another process took it, or
+// a user canceled it). ErrState: the job's status does not allow the
+// change (retrying a succeeded job).
+var (
+	ErrNotFound  = &Error{Code: errcode.NotFound, Msg: "no such job"}
+	ErrLeaseLost = &Error{Code: errcode.StateConflict, Msg: "the job is no longer claimed by this process"}
+	ErrState     = &Error{Code: errcode.StateConflict, Msg: "the job's status does not allow that"}
+)
+
+// Error is a jobs error with a stable code.
+type Error struct {
+	Code errcode.Code
+	Msg  string
+}
+
+func (e *Error) Error() string           { return e.Msg }
+func (e *Error) ErrorCode() errcode.Code { return e.Code }
+func (e *Error) Is(target error) bool    { t, ok := target.(*Error); return ok && t.Msg == e.Msg }
+func stateError(format string, a ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{ErrState}, a...)...)
+}
+
+const columns = `id, subscriber, kind, target, position, event_id, stream_id, event_type, correlation_id, ordered, replay,
+	status, attempts, max_attempts, next_attempt_at, last_error, last_error_code, dead_lettered, owner, lease_until,
+	created_at, updated_at, finished_at, policy`
+
+// Enqueue creates jobs in q (a transaction, so that jobs and an offset
+// are stored together, or the DB). A job that exists already (the same
+// subscriber, position and replay) is left as it is, so that enqueueing an
+// event again after a crash creates nothing twice. It returns how many
+// jobs it created.
+func (s *Store) Enqueue(ctx context.Context, q storage.Querier, jobs []NewJob) (int, error) {
+	now := storage.Micros(s.now())
+	created := 0
+	for _, j := range jobs {
+		p := j.Policy.WithDefaults()
+		if err := p.Validate(); err != nil {
+			return created, &Error{Code: errcode.InvalidArgument, Msg: err.Error()}
+		}
+		policy, err := json.Marshal(p)
+		if err != nil {
+			return created, err
+		}
+		next := now
+		if !j.NotBefore.IsZero() {
+			next = storage.Micros(j.NotBefore)
+		}
+		n, err := q.Exec(ctx, `INSERT INTO jobs (`+columns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, '', '', ?, '', 0, ?, ?, 0, ?)
+			ON CONFLICT (subscriber, position, replay) DO NOTHING`,
+			uuid.Must(uuid.NewV7()).String(), j.Subscriber, j.Kind, j.Target, j.Position, j.EventID.String(), j.StreamID, j.EventType,
+			j.CorrelationID, j.Ordered, j.Replay, string(Waiting), p.MaxAttempts, next, false, now, now, string(policy))
+		if err != nil {
+			return created, fmt.Errorf("enqueue %s at %d: %w", j.Subscriber, j.Position, err)
+		}
+		created += int(n)
+	}
+	return created, nil
+}
+
+// Claim takes up to limit due jobs for owner, until now+lease: waiting
+// jobs whose next attempt is due, and running jobs whose lease ended (a
+// crashed process's). An ordered job waits while an earlier job of its
+// subscriber and stream is waiting or running. Each claim counts an
+// attempt.
+func (s *Store) Claim(ctx context.Context, owner string, limit int, lease time.Duration) ([]Job, error) {
+	now := s.now()
+	nowUs := storage.Micros(now)
+	lock := ""
+	if s.db.Dialect() == storage.Postgres {
+		lock = " FOR UPDATE SKIP LOCKED"
+	}
+	// In a transaction: on SQLite a query outside one reads from a
+	// read-only connection.
+	var claimed []Job
+	err := storage.Run(ctx, s.db, func(tx storage.Tx) error {
+		rows, err := tx.Query(ctx, `UPDATE jobs SET status = 'running', owner = ?, lease_until = ?, attempts = attempts + 1, updated_at = ?
+		WHERE id IN (SELECT id FROM jobs j
+			WHERE ((j.status = 'waiting' AND j.next_attempt_at <= ?) OR (j.status = 'running' AND j.lease_until < ?))
+			AND (NOT j.ordered OR NOT EXISTS (SELECT 1 FROM jobs e WHERE e.subscriber = j.subscriber AND e.stream_id = j.stream_id
+				AND e.replay = j.replay AND e.position < j.position AND e.status IN ('waiting', 'running')))
+			ORDER BY j.next_attempt_at, j.position LIMIT ?`+lock+`)
+		RETURNING `+columns,
+			owner, storage.Micros(now.Add(lease)), nowUs, nowUs, nowUs, limit)
+		if err != nil {
+			return err
+		}
+		claimed, err = scanJobs(rows)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("claim jobs: %w", err)
+	}
+	return claimed, nil
+}
+
+// Outcome is how an attempt ended.
+type Outcome struct {
+	Start    time.Time
+	Duration time.Duration
+	// Err is nil when the attempt succeeded.
+	Err error
+	// Retryable says whether a failed attempt may be tried again.
+	Retryable bool
+	// RetryAfter, when larger than the policy's delay, delays the next
+	// attempt (an endpoint's Retry-After).
+	RetryAfter time.Duration
+	// Status and Response are an endpoint's HTTP status and response
+	// excerpt.
+	Status   int
+	Response string
+}
+
+// Finish records the outcome of the claimed job's attempt: succeeded, a
+// retry at the policy's next delay, or failed and dead-lettered after the
+// last attempt or a failure no retry fixes. It returns the job as it is
+// now, or ErrLeaseLost when owner no longer holds it.
+func (s *Store) Finish(ctx context.Context, j Job, owner string, o Outcome) (Job, error) {
+	now := s.now()
+	a := Attempt{JobID: j.ID, Number: j.Attempts, Owner: owner, Start: o.Start, Duration: o.Duration, Status: o.Status,
+		Response: capText(o.Response, MaxResponseBytes)}
+	status, next, dead := Succeeded, j.NextAttemptAt, false
+	finished := now
+	if o.Err != nil {
+		a.ErrorCode, a.Error = string(errcode.Of(o.Err)), capText(o.Err.Error(), MaxErrorBytes)
+		if o.Retryable && j.Attempts < j.MaxAttempts {
+			status, finished = Waiting, time.Time{}
+			delay := max(j.Policy.delay(j.Attempts), o.RetryAfter)
+			next = now.Add(delay)
+		} else {
+			status, dead = Failed, true
+		}
+	}
+	err := storage.Run(ctx, s.db, func(tx storage.Tx) error {
+		n, err := tx.Exec(ctx, `UPDATE jobs SET status = ?, next_attempt_at = ?, last_error = ?, last_error_code = ?, dead_lettered = ?,
+			owner = '', lease_until = 0, updated_at = ?, finished_at = ? WHERE id = ? AND owner = ? AND status = 'running'`,
+			string(status), storage.Micros(next), a.Error, a.ErrorCode, dead, storage.Micros(now), micros(finished), j.ID.String(), owner)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return ErrLeaseLost
+		}
+		_, err = tx.Exec(ctx, `INSERT INTO job_attempts (job_id, number, owner, start_time, duration_us, status, response, error_code, error)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (job_id, number) DO NOTHING`,
+			j.ID.String(), a.Number, owner, storage.Micros(a.Start), a.Duration.Microseconds(), a.Status, a.Response, a.ErrorCode, a.Error)
+		return err
+	})
+	if err != nil {
+		if errors.Is(err, ErrLeaseLost) {
+			return j, ErrLeaseLost
+		}
+		return j, fmt.Errorf("finish job %s: %w", j.ID, err)
+	}
+	return s.Get(ctx, j.ID)
+}
+
+// Extend moves the lease of a claimed job to now+lease, for a long
+// attempt; ErrLeaseLost when owner no longer holds it.
+func (s *Store) Extend(ctx context.Context, id uuid.UUID, owner string, lease time.Duration) error {
+	n, err := s.db.Exec(ctx, `UPDATE jobs SET lease_until = ? WHERE id = ? AND owner = ? AND status = 'running'`,
+		storage.Micros(s.now().Add(lease)), id.String(), owner)
+	if err != nil {
+		return fmt.Errorf("extend job %s: %w", id, err)
+	}
+	if n == 0 {
+		return ErrLeaseLost
+	}
+	return nil
+}
+
+// Get returns a job.
+func (s *Store) Get(ctx context.Context, id uuid.UUID) (Job, error) {
+	rows, err := s.db.Query(ctx, `SELECT `+columns+` FROM jobs WHERE id = ?`, id.String())
+	if err != nil {
+		return Job{}, fmt.Errorf("read job %s: %w", id, err)
+	}
+	js, err := scanJobs(rows)
+	if err != nil {
+		return Job{}, err
+	}
+	if len(js) == 0 {
+		return Job{}, fmt.Errorf("job %s: %w", id, ErrNotFound)
+	}
+	return js[0], nil
+}
+
+// Attempts returns a job's attempts, first first.
+func (s *Store) Attempts(ctx context.Context, id uuid.UUID) ([]Attempt, error) {
+	rows, err := s.db.Query(ctx, `SELECT number, owner, start_time, duration_us, status, response, error_code, error
+		FROM job_attempts WHERE job_id = ? ORDER BY number`, id.String())
+	if err != nil {
+		return nil, fmt.Errorf("read attempts of job %s: %w", id, err)
+	}
+	defer rows.Close()
+	var out []Attempt
+	for rows.Next() {
+		a := Attempt{JobID: id}
+		var start, dur int64
+		if err := rows.Scan(&a.Number, &a.Owner, &start, &dur, &a.Status, &a.Response, &a.ErrorCode, &a.Error); err != nil {
+			return nil, err
+		}
+		a.Start, a.Duration = storage.FromMicros(start), time.Duration(dur)*time.Microsecond
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
+
+// Retry makes a failed or canceled job wait again, due now, with its
+// attempts counted afresh.
+func (s *Store) Retry(ctx context.Context, id uuid.UUID) (Job, error) {
+	return s.transition(ctx, id, []Status{Failed, Canceled}, `status = 'waiting', attempts = 0, dead_lettered = ?, next_attempt_at = ?, finished_at = 0`, false)
+}
+
+// Cancel cancels a job that has not succeeded. A running attempt goes on,
+// but its outcome is not recorded.
+func (s *Store) Cancel(ctx context.Context, id uuid.UUID) (Job, error) {
+	return s.transition(ctx, id, []Status{Waiting, Running, Failed}, `status = 'canceled', owner = '', lease_until = 0, dead_lettered = ?, finished_at = ?`, false)
+}
+
+func (s *Store) transition(ctx context.Context, id uuid.UUID, from []Status, set string, dead bool) (Job, error) {
+	j, err := s.Get(ctx, id)
+	if err != nil {
+		return j, err
+	}
+	ok := false
+	var in []string
+	for _, st := range from {
+		ok = ok || j.Status == st
+		in = append(in, "'"+string(st)+"'")
+	}
+	if !ok {
+		return j, stateError("job %s is %s", id, j.Status)
+	}
+	now := storage.Micros(s.now())
+	n, err := s.db.Exec(ctx, `UPDATE jobs SET `+set+`, updated_at = ? WHERE id = ? AND status IN (`+strings.Join(in, ", ")+`)`,
+		dead, now, now, id.String())
+	if err != nil {
+		return j, fmt.Errorf("update job %s: %w", id, err)
+	}
+	if n == 0 {
+		return j, stateError("job %s changed meanwhile", id)
+	}
+	return s.Get(ctx, id)
+}
+
+// Cleanup deletes the succeeded jobs (and their attempts) finished before
+// cutoff and returns how many. Failed jobs are kept.
+func (s *Store) Cleanup(ctx context.Context, cutoff time.Time) (int64, error) {
+	var n int64
+	err := storage.Run(ctx, s.db, func(tx storage.Tx) error {
+		c := storage.Micros(cutoff)
+		if _, err := tx.Exec(ctx, `DELETE FROM job_attempts WHERE job_id IN (SELECT id FROM jobs WHERE status = 'succeeded' AND finished_at < ?)`, c); err != nil {
+			return err
+		}
+		var err error
+		n, err = tx.Exec(ctx, `DELETE FROM jobs WHERE status = 'succeeded' AND finished_at < ?`, c)
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("clean up jobs: %w", err)
+	}
+	return n, nil
+}
+
+// Filter selects jobs; zero fields select all.
+type Filter struct {
+	Status                             []Status
+	Subscriber, Kind, Target, StreamID string
+	CorrelationID                      string
+	DeadLettered                       bool
+	// After pages by creation order: jobs created after the job with this
+	// id (its id, a UUIDv7, sorts by time).
+	After uuid.UUID
+	// Limit is the page size, default 100, at most 10 000.
+	Limit int
+}
+
+// List returns the jobs the filter selects, oldest first.
+func (s *Store) List(ctx context.Context, f Filter) ([]Job, error) {
+	switch {
+	case f.Limit == 0:
+		f.Limit = 100
+	case f.Limit < 0 || f.Limit > 10_000:
+		return nil, &Error{Code: errcode.InvalidArgument, Msg: fmt.Sprintf("limit %d must be between 1 and 10000", f.Limit)}
+	}
+	where := []string{"1 = 1"}
+	var args []any
+	add := func(cond string, v any) { where = append(where, cond); args = append(args, v) }
+	if len(f.Status) > 0 {
+		var in []string
+		for _, st := range f.Status {
+			if !validStatus(st) {
+				return nil, &Error{Code: errcode.InvalidArgument, Msg: fmt.Sprintf("unknown status %q; want one of waiting, running, succeeded, failed, canceled", st)}
+			}
+			in = append(in, "'"+string(st)+"'")
+		}
+		where = append(where, "status IN ("+strings.Join(in, ", ")+")")
+	}
+	for _, c := range []struct{ col, v string }{{"subscriber", f.Subscriber}, {"kind", f.Kind}, {"target", f.Target}, {"stream_id", f.StreamID}, {"correlation_id", f.CorrelationID}} {
+		if c.v != "" {
+			add(c.col+" = ?", c.v)
+		}
+	}
+	if f.DeadLettered {
+		add("dead_lettered = ?", true)
+	}
+	if f.After != uuid.Nil {
+		add("id > ?", f.After.String())
+	}
+	args = append(args, f.Limit)
+	rows, err := s.db.Query(ctx, `SELECT `+columns+` FROM jobs WHERE `+strings.Join(where, " AND ")+` ORDER BY id LIMIT ?`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list jobs: %w", err)
+	}
+	return scanJobs(rows)
+}
+
+// Counts returns how many jobs have each status, for a subscriber or all
+// ("").
+func (s *Store) Counts(ctx context.Context, subscriber string) (map[Status]int64, error) {
+	q := `SELECT status, count(*) FROM jobs`
+	var args []any
+	if subscriber != "" {
+		q += ` WHERE subscriber = ?`
+		args = append(args, subscriber)
+	}
+	rows, err := s.db.Query(ctx, q+` GROUP BY status`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("count jobs: %w", err)
+	}
+	defer rows.Close()
+	out := map[Status]int64{}
+	for rows.Next() {
+		var st string
+		var n int64
+		if err := rows.Scan(&st, &n); err != nil {
+			return nil, err
+		}
+		out[Status(st)] = n
+	}
+	return out, rows.Err()
+}
+
+func validStatus(s Status) bool {
+	for _, st := range Statuses {
+		if s == st {
+			return true
+		}
+	}
+	return false
+}
+
+func scanJobs(rows storage.Rows) ([]Job, error) {
+	defer rows.Close()
+	var out []Job
+	for rows.Next() {
+		var j Job
+		var id, eventID, status, policy string
+		var next, lease, created, updated, finished int64
+		if err := rows.Scan(&id, &j.Subscriber, &j.Kind, &j.Target, &j.Position, &eventID, &j.StreamID, &j.EventType, &j.CorrelationID,
+			&j.Ordered, &j.Replay, &status, &j.Attempts, &j.MaxAttempts, &next, &j.LastError, &j.LastErrorCode, &j.DeadLettered,
+			&j.Owner, &lease, &created, &updated, &finished, &policy); err != nil {
+			return nil, fmt.Errorf("read jobs: %w", err)
+		}
+		j.ID, _ = uuid.Parse(id)
+		j.EventID, _ = uuid.Parse(eventID)
+		j.Status = Status(status)
+		j.NextAttemptAt, j.CreatedAt, j.UpdatedAt = storage.FromMicros(next), storage.FromMicros(created), storage.FromMicros(updated)
+		j.LeaseUntil, j.FinishedAt = fromMicros(lease), fromMicros(finished)
+		if err := json.Unmarshal([]byte(policy), &j.Policy); err != nil {
+			return nil, fmt.Errorf("read job %s: policy: %w", id, err)
+		}
+		out = append(out, j)
+	}
+	return out, rows.Err()
+}
+
+func micros(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return storage.Micros(t)
+}
+
+func fromMicros(us int64) time.Time {
+	if us == 0 {
+		return time.Time{}
+	}
+	return storage.FromMicros(us)
+}
+
+// capText cuts s to at most n bytes of valid UTF-8.
+func capText(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return strings.ToValidUTF8(s[:n], "") + "…"
+}
