@@ -17,6 +17,9 @@
 //   - Storage: [Rows] keeps every table's rows in one SQL table, rows
 //     (created by [Migrations]), on PostgreSQL and SQLite alike: the system
 //     columns in SQL columns, the other values in a JSON data column.
+//   - Sharing: [Shares] keeps the shares of rows (GrantAccess, ModifyAccess,
+//     RevokeAccess), a principal's [AccessRights] on a row, in the shares
+//     table, a projection of the share events on the rows' streams.
 //   - Queries: [ParseQuery], [ParseFilter], [ParseOrderBy] and [ParseSelect]
 //     read the OData options of RetrieveMultiple into a [Query], which
 //     [Rows.Query] translates to SQL with parameters and pages by keyset.
@@ -24,5 +27,6 @@
 // Errors a caller must tell apart carry codes of package errcode:
 // [*ValuesError] (invalid_value), [*NotFoundError] (not_found),
 // [*DuplicateError] (duplicate), [*VersionConflictError]
-// (version_conflict) and [*QueryError] (invalid_argument or not_supported).
+// (version_conflict), [*QueryError] (invalid_argument or not_supported) and
+// [*AccessRightsError] (invalid_value).
 package tables
