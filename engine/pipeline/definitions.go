@@ -94,6 +94,9 @@ func (d *Definitions) checkStep(s *Step) error {
 		if t == nil {
 			return fmt.Errorf("step %s: table %q is not defined", s.Name, s.Table)
 		}
+		if OwnerMessage(s.Message) && t.Ownership != tables.UserOwned {
+			return fmt.Errorf("step %s: table %s is organization-owned: its rows have no owner and are not shared, so a step on %s never runs", s.Name, t.LogicalName, s.Message)
+		}
 		for _, c := range s.FilteringColumns {
 			if _, ok := t.Column(c); !ok {
 				return fmt.Errorf("step %s: filtering column %s is not a column of %s", s.Name, c, t.LogicalName)

@@ -72,8 +72,9 @@ type Engine struct {
 	db   storage.DB
 	cfg  Config
 	log  *slog.Logger
-	defs atomic.Pointer[Definitions]
-	rows *tables.Rows
+	defs   atomic.Pointer[Definitions]
+	rows   *tables.Rows
+	shares *tables.Shares
 }
 
 var _ Service = (*Engine)(nil)
@@ -81,7 +82,7 @@ var _ Service = (*Engine)(nil)
 // New returns an engine on db with empty definitions.
 func New(db storage.DB, cfg Config) *Engine {
 	cfg = cfg.WithDefaults()
-	e := &Engine{db: db, cfg: cfg, log: cfg.Logger.With("component", "pipeline"), rows: tables.NewRows(db.Dialect())}
+	e := &Engine{db: db, cfg: cfg, log: cfg.Logger.With("component", "pipeline"), rows: tables.NewRows(db.Dialect()), shares: tables.NewShares()}
 	empty, _ := NewDefinitions(nil, nil, nil)
 	e.defs.Store(empty)
 	return e
@@ -182,6 +183,17 @@ var errNoHandler = errors.New("no such handler")
 // TableByPlural returns a table of the current definitions by plural name.
 func (e *Engine) TableByPlural(name string) (*tables.Table, bool) {
 	return e.defs.Load().TableByPlural(name)
+}
+
+// Table returns a table of the current definitions by logical name.
+func (e *Engine) Table(name string) (*tables.Table, bool) {
+	return e.defs.Load().Table(name)
+}
+
+// Shares returns the shares of a row of a table, by principal: what
+// GrantAccess and ModifyAccess gave and RevokeAccess did not take back.
+func (e *Engine) Shares(ctx context.Context, table string, id uuid.UUID) ([]tables.Share, error) {
+	return e.shares.List(ctx, e.db, table, id)
 }
 
 // CustomAPI returns a custom API of the current definitions.

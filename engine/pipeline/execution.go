@@ -54,6 +54,13 @@ type Request struct {
 	Query *tables.Query
 	// Owner is Assign's new owner.
 	Owner uuid.UUID
+	// Principal is the user GrantAccess and ModifyAccess share the row
+	// with, and RevokeAccess takes the share from.
+	Principal uuid.UUID
+	// AccessRights are the rights GrantAccess adds to the principal's share
+	// and ModifyAccess makes it hold; at least one, of
+	// tables.ShareableRights. RevokeAccess takes none.
+	AccessRights tables.AccessRights
 	// ExpectedVersion, when positive, makes Update, Delete and Assign fail
 	// with a version conflict unless the row is at that version.
 	ExpectedVersion int64
@@ -120,6 +127,13 @@ type Execution struct {
 	// InputParameters holds the checked request: "Target" (a tables.Row for
 	// Create and Update, a tables.Reference otherwise) and a custom API's
 	// parameters. A PreOperation handler may change the Target.
+	//
+	// The share messages have Dataverse's parameters: GrantAccess and
+	// ModifyAccess "PrincipalAccess", a map with "Principal" (a
+	// tables.Reference to a systemuser) and "AccessMask" (a
+	// tables.AccessRights); RevokeAccess "Revokee", a tables.Reference to a
+	// systemuser. A PreValidation or PreOperation handler may change them;
+	// the main operation shares what they hold then.
 	InputParameters map[string]any
 	// OutputParameters holds the response: "id" after Create, a custom
 	// API's response properties.

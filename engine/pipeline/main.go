@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -54,6 +55,11 @@ func (m *message) main(ctx context.Context, q storage.Querier) error {
 		if err := m.e.rows.Delete(ctx, q, t, ex.ID, m.preVersion()); err != nil {
 			return err
 		}
+		if err := m.e.shares.DeleteRow(ctx, q, t.LogicalName, ex.ID); err != nil {
+			return err
+		}
+	case GrantAccess, ModifyAccess, RevokeAccess:
+		return m.mainShare(ctx, q)
 	case Retrieve:
 		cols, _ := ex.InputParameters["ColumnSet"].([]string)
 		row, err := m.e.rows.Get(ctx, q, t, ex.ID, cols)
@@ -71,6 +77,51 @@ func (m *message) main(ctx context.Context, q storage.Querier) error {
 		ex.OutputParameters["PageToken"] = next
 	}
 	return nil
+}
+
+// mainShare changes the principal's share of the row: GrantAccess adds
+// the rights to those it has, ModifyAccess replaces them, RevokeAccess
+// removes the share (a principal without one is fine: nothing changes).
+// The row's values stay as they are, but its version goes up: the share's
+// event is on the row's stream, whose version the row's is.
+func (m *message) mainShare(ctx context.Context, q storage.Querier) error {
+	t, ex := m.table, m.ex
+	principal, rights, err := m.shareInput()
+	if err != nil {
+		return err
+	}
+	before, err := m.e.shares.Rights(ctx, q, t.LogicalName, ex.ID, principal)
+	if err != nil {
+		return err
+	}
+	after := rights
+	switch m.c.req.Message {
+	case GrantAccess:
+		after = before | rights
+	case RevokeAccess:
+		after = 0
+	}
+	if err := m.e.shares.Set(ctx, q, t.LogicalName, ex.ID, principal, after, ex.OperationTime); err != nil {
+		return err
+	}
+	version := m.preVersion()
+	if err := m.e.rows.SetVersion(ctx, q, t, ex.ID, tables.Write{Version: version + 1, ExpectedVersion: version, At: ex.OperationTime}); err != nil {
+		return err
+	}
+	m.share = &shareData{Principal: principal, Rights: after, Previous: before, At: ex.OperationTime}
+	return nil
+}
+
+// shareData is what a share message's event records of the share: the
+// principal and its rights after the message (None after RevokeAccess)
+// and before, so that the shares can be rebuilt from the log without
+// replaying the merge.
+type shareData struct {
+	Principal uuid.UUID           `json:"principal"`
+	Rights    tables.AccessRights `json:"rights"`
+	Previous  tables.AccessRights `json:"previous"`
+	// At is the message's operation time: when the share changed.
+	At time.Time `json:"at"`
 }
 
 func (m *message) preVersion() int64 {
@@ -115,6 +166,8 @@ type eventData struct {
 	OutputParameters  map[string]any `json:"outputParameters,omitempty"`
 	// Row is the row after a Create, Update or Assign, in storage form.
 	Row json.RawMessage `json:"row,omitempty"`
+	// Share is the share a GrantAccess, ModifyAccess or RevokeAccess left.
+	Share *shareData `json:"share,omitempty"`
 	// AsyncSteps names the async steps registered on the message when it
 	// committed: the router runs them.
 	AsyncSteps []string `json:"asyncSteps,omitempty"`
@@ -158,6 +211,7 @@ func (m *message) event() (eventlog.NewEvent, map[string]int64, error) {
 			data.PrimaryEntityID = &id
 		}
 	}
+	data.Share = m.share
 	if m.post != nil {
 		raw, err := tables.EncodeRow(m.table, m.post)
 		if err != nil {

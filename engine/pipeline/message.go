@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 
 	"github.com/google/uuid"
 
@@ -28,8 +29,10 @@ type message struct {
 	api   *customapi.API // nil for a table message
 	// eventID is the id of the event this message will append.
 	eventID uuid.UUID
-	// pre is the row before the operation (Update, Delete, Assign), post
-	// the row after it (Create, Update, Assign).
+	// share is what a share message did, for its event.
+	share *shareData
+	// pre is the row before the operation (Update, Delete, Assign, the
+	// share messages), post the row after it (Create, Update, Assign).
 	pre, post tables.Row
 	// requestHash identifies an idempotent request's content.
 	requestHash string
@@ -137,6 +140,8 @@ func (m *message) checkTableRequest() error {
 			}
 			ex.InputParameters["ColumnSet"] = slices.Clone(req.Columns)
 		}
+	case GrantAccess, ModifyAccess, RevokeAccess:
+		return m.checkShareRequest()
 	case RetrieveMultiple:
 		q := req.Query
 		if q == nil {
@@ -145,6 +150,82 @@ func (m *message) checkTableRequest() error {
 		ex.InputParameters["Query"] = q
 	}
 	return nil
+}
+
+// SystemUserTable is the logical name of the table of users, which a
+// share's principal is a row of, as in Dataverse.
+const SystemUserTable = "systemuser"
+
+// checkShareRequest checks a GrantAccess, ModifyAccess or RevokeAccess: a
+// row of a user-owned table, a principal, and for the first two the
+// rights.
+func (m *message) checkShareRequest() error {
+	req, t, ex := &m.c.req, m.table, m.ex
+	if req.ID == uuid.Nil {
+		return errorf(errcode.InvalidArgument, "%s of %s needs the row's id", req.Message, t.LogicalName)
+	}
+	if t.Ownership != tables.UserOwned {
+		return errorf(errcode.InvalidArgument, "table %s is organization-owned: its rows belong to the organization and are not shared", t.LogicalName)
+	}
+	if req.Principal == uuid.Nil {
+		return errorf(errcode.InvalidArgument, "%s needs the principal: the id of the user the row is shared with", req.Message)
+	}
+	ex.ID = req.ID
+	ex.InputParameters["Target"] = tables.Reference{Table: t.LogicalName, ID: req.ID}
+	principal := tables.Reference{Table: SystemUserTable, ID: req.Principal}
+	if req.Message == RevokeAccess {
+		if req.AccessRights != 0 {
+			return errorf(errcode.InvalidArgument, "RevokeAccess takes no access rights: it removes the principal's whole share (ModifyAccess changes it)")
+		}
+		ex.InputParameters["Revokee"] = principal
+		return nil
+	}
+	if req.AccessRights == 0 {
+		return errorf(errcode.InvalidArgument, "%s needs at least one access right (%s); RevokeAccess removes a share",
+			req.Message, strings.Join(tables.ShareableRightNames(), ", "))
+	}
+	if err := req.AccessRights.CheckShareable(); err != nil {
+		return err
+	}
+	ex.InputParameters["PrincipalAccess"] = map[string]any{"Principal": principal, "AccessMask": req.AccessRights}
+	return nil
+}
+
+// shareInput reads the principal and the rights of a share message from
+// its input parameters, as the steps before the main operation left them.
+func (m *message) shareInput() (uuid.UUID, tables.AccessRights, error) {
+	in := m.ex.InputParameters
+	bad := func(format string, args ...any) (uuid.UUID, tables.AccessRights, error) {
+		return uuid.Nil, 0, &StepError{Stage: MainOperation, Code: errcode.HandlerFailed,
+			Message: fmt.Sprintf("%s: a handler set "+format, append([]any{m.c.req.Message}, args...)...)}
+	}
+	principal := func(v any) (uuid.UUID, bool) {
+		ref, ok := v.(tables.Reference)
+		return ref.ID, ok && ref.Table == SystemUserTable && ref.ID != uuid.Nil
+	}
+	if m.c.req.Message == RevokeAccess {
+		id, ok := principal(in["Revokee"])
+		if !ok {
+			return bad("Revokee to %T, not a reference to a %s", in["Revokee"], SystemUserTable)
+		}
+		return id, 0, nil
+	}
+	pa, ok := in["PrincipalAccess"].(map[string]any)
+	if !ok {
+		return bad("PrincipalAccess to %T, not a map with Principal and AccessMask", in["PrincipalAccess"])
+	}
+	id, ok := principal(pa["Principal"])
+	if !ok {
+		return bad("PrincipalAccess.Principal to %T, not a reference to a %s", pa["Principal"], SystemUserTable)
+	}
+	rights, ok := pa["AccessMask"].(tables.AccessRights)
+	if !ok || rights == 0 {
+		return bad("PrincipalAccess.AccessMask to %v, not a tables.AccessRights with one right or more", pa["AccessMask"])
+	}
+	if err := rights.CheckShareable(); err != nil {
+		return uuid.Nil, 0, &StepError{Stage: MainOperation, Code: errcode.InvalidValue, Err: err, Message: fmt.Sprintf("%s: a handler set %v", m.c.req.Message, err)}
+	}
+	return id, rights, nil
 }
 
 func (m *message) checkAPIRequest() error {

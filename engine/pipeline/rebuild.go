@@ -20,8 +20,8 @@ import (
 type RebuildReport struct {
 	// Events is how many events were read, Applied how many changed rows.
 	Events, Applied int64
-	// Rows is how many rows exist afterwards.
-	Rows int64
+	// Rows is how many rows exist afterwards, Shares how many shares.
+	Rows, Shares int64
 	// Position is the last position read.
 	Position int64
 }
@@ -30,10 +30,10 @@ type RebuildReport struct {
 // sealed yet, so the rows cannot be rebuilt from a complete log.
 var ErrUnsealedTail = errors.New("the log has committed events that are not sealed yet; wait, or stop the writers, and retry")
 
-// Rebuild throws the rows away and replays every table event of the log to
-// make them again, in one transaction: readers see the old rows until it
-// commits. Run it while nothing else writes: events committed while it runs
-// are not in the rebuilt rows.
+// Rebuild throws the rows and their shares away and replays every table
+// event of the log to make them again, in one transaction: readers see the
+// old rows until it commits. Run it while nothing else writes: events
+// committed while it runs are not in the rebuilt rows.
 func (e *Engine) Rebuild(ctx context.Context) (RebuildReport, error) {
 	var rep RebuildReport
 	head, err := e.db.Log().Head(ctx)
@@ -47,6 +47,9 @@ func (e *Engine) Rebuild(ctx context.Context) (RebuildReport, error) {
 	err = storage.Run(ctx, e.db, func(tx storage.Tx) error {
 		if _, err := e.rows.Truncate(ctx, tx); err != nil {
 			return fmt.Errorf("clear rows: %w", err)
+		}
+		if _, err := e.shares.Truncate(ctx, tx); err != nil {
+			return fmt.Errorf("clear shares: %w", err)
 		}
 		after := int64(0)
 		for {
@@ -70,6 +73,9 @@ func (e *Engine) Rebuild(ctx context.Context) (RebuildReport, error) {
 			after = evs[len(evs)-1].Position
 		}
 		rep.Position = after
+		if rep.Shares, err = e.shares.Count(ctx, tx); err != nil {
+			return err
+		}
 		return storage.ScanOne(ctx, tx, []any{&rep.Rows}, `SELECT count(*) FROM rows`)
 	})
 	return rep, err
@@ -116,6 +122,18 @@ func (e *Engine) apply(ctx context.Context, tx storage.Tx, defs *Definitions, ev
 		return true, err
 	case Delete:
 		if err := e.rows.Delete(ctx, tx, t, id, 0); err != nil && !isNotFound(err) {
+			return false, err
+		}
+		return true, e.shares.DeleteRow(ctx, tx, t.LogicalName, id)
+	case GrantAccess, ModifyAccess, RevokeAccess:
+		if data.Share == nil {
+			return false, fmt.Errorf("no share")
+		}
+		if err := e.shares.Set(ctx, tx, t.LogicalName, id, data.Share.Principal, data.Share.Rights, data.Share.At); err != nil {
+			return false, err
+		}
+		// The row's version is its stream's, which the share moved on.
+		if err := e.rows.SetVersion(ctx, tx, t, id, tables.Write{Version: ev.StreamVersion}); err != nil && !isNotFound(err) {
 			return false, err
 		}
 		return true, nil

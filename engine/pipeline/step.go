@@ -48,13 +48,30 @@ const (
 	Update           = "Update"
 	Delete           = "Delete"
 	Assign           = "Assign"
+	// GrantAccess shares a row of a user-owned table with a principal (a
+	// user), adding access rights to those it has; ModifyAccess replaces
+	// them; RevokeAccess removes the principal's share.
+	GrantAccess  = "GrantAccess"
+	ModifyAccess = "ModifyAccess"
+	RevokeAccess = "RevokeAccess"
 )
 
 // TableMessages lists the built-in table messages.
-var TableMessages = []string{Create, Retrieve, RetrieveMultiple, Update, Delete, Assign}
+var TableMessages = []string{Create, Retrieve, RetrieveMultiple, Update, Delete, Assign, GrantAccess, ModifyAccess, RevokeAccess}
 
 // IsTableMessage reports whether name is a built-in table message.
 func IsTableMessage(name string) bool { return slices.Contains(TableMessages, name) }
+
+// IsShareMessage reports whether name is GrantAccess, ModifyAccess or
+// RevokeAccess: a message that changes a row's shares, not its values.
+func IsShareMessage(name string) bool {
+	return name == GrantAccess || name == ModifyAccess || name == RevokeAccess
+}
+
+// OwnerMessage reports whether a message applies to user-owned tables
+// only: Assign and the share messages, since an organization-owned row has
+// no owner and is not shared.
+func OwnerMessage(name string) bool { return name == Assign || IsShareMessage(name) }
 
 // Step registers a handler on a message.
 type Step struct {
@@ -137,6 +154,9 @@ func (s *Step) Validate() error {
 	}
 	if len(s.PostImages) > 0 && (s.Message == Delete || s.Message == Retrieve || s.Message == RetrieveMultiple) {
 		bad("a %s has no row after it, so no post image", s.Message)
+	}
+	if len(s.PostImages) > 0 && IsShareMessage(s.Message) {
+		bad("a %s changes the row's shares, not its columns, so it has no post image; a pre image has the row", s.Message)
 	}
 	if len(s.PostImages) > 0 && s.Stage != PostOperation {
 		bad("post images exist on stage 40 (PostOperation) only")
