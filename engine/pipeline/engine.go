@@ -69,9 +69,9 @@ func (m HandlerMap) Handler(name string) (Handler, bool) {
 
 // Engine runs messages through the pipeline. It is safe for concurrent use.
 type Engine struct {
-	db   storage.DB
-	cfg  Config
-	log  *slog.Logger
+	db     storage.DB
+	cfg    Config
+	log    *slog.Logger
 	defs   atomic.Pointer[Definitions]
 	rows   *tables.Rows
 	shares *tables.Shares
