@@ -98,15 +98,25 @@ func (s *Store) Enqueue(ctx context.Context, q storage.Querier, jobs []NewJob) (
 // Claim takes up to limit due jobs for owner, until now+lease: waiting
 // jobs whose next attempt is due, and running jobs whose lease ended (a
 // crashed process's). An ordered job waits while an earlier job of its
-// subscriber and stream is waiting or running. Each claim counts an
-// attempt.
-func (s *Store) Claim(ctx context.Context, owner string, limit int, lease time.Duration) ([]Job, error) {
+// subscriber and stream is waiting or running. Jobs of the subscribers in
+// skip are left (the caller runs as many of theirs as it allows). Each
+// claim counts an attempt.
+func (s *Store) Claim(ctx context.Context, owner string, limit int, lease time.Duration, skip ...string) ([]Job, error) {
 	now := s.now()
 	nowUs := storage.Micros(now)
 	lock := ""
 	if s.db.Dialect() == storage.Postgres {
 		lock = " FOR UPDATE SKIP LOCKED"
 	}
+	args := []any{owner, storage.Micros(now.Add(lease)), nowUs, nowUs, nowUs}
+	skipSQL := ""
+	if len(skip) > 0 {
+		skipSQL = " AND j.subscriber NOT IN (?" + strings.Repeat(", ?", len(skip)-1) + ")"
+		for _, s := range skip {
+			args = append(args, s)
+		}
+	}
+	args = append(args, limit)
 	// In a transaction: on SQLite a query outside one reads from a
 	// read-only connection.
 	var claimed []Job
@@ -115,10 +125,9 @@ func (s *Store) Claim(ctx context.Context, owner string, limit int, lease time.D
 		WHERE id IN (SELECT id FROM jobs j
 			WHERE ((j.status = 'waiting' AND j.next_attempt_at <= ?) OR (j.status = 'running' AND j.lease_until < ?))
 			AND (NOT j.ordered OR NOT EXISTS (SELECT 1 FROM jobs e WHERE e.subscriber = j.subscriber AND e.stream_id = j.stream_id
-				AND e.replay = j.replay AND e.position < j.position AND e.status IN ('waiting', 'running')))
+				AND e.replay = j.replay AND e.position < j.position AND e.status IN ('waiting', 'running')))`+skipSQL+`
 			ORDER BY j.next_attempt_at, j.position LIMIT ?`+lock+`)
-		RETURNING `+columns,
-			owner, storage.Micros(now.Add(lease)), nowUs, nowUs, nowUs, limit)
+		RETURNING `+columns, args...)
 		if err != nil {
 			return err
 		}

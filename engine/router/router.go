@@ -1,0 +1,546 @@
+// Package router runs everything asynchronous from the event log: each
+// subscriber (an async step, an endpoint step, later a flow) follows the
+// log with its own durable offset through a watermill Router, turning the
+// events it receives into jobs (package jobs), which a pool of workers
+// claims and runs, retrying them per their policy. One slow or failing
+// subscriber delays no other: its offset and its jobs are its own.
+//
+// The path of an event:
+//
+//	commit → the log wakes the LogSource → the subscriber's handler
+//	enqueues a job (and the batch's offset is stored) → a worker claims
+//	the job (a lease), runs it with the Runner of its kind, and records
+//	the outcome: succeeded, retried later, or failed and dead-lettered
+//
+// Several processes on one PostgreSQL share the work: each job is claimed
+// by one of them at a time, and a crashed process's jobs are claimed again
+// when their leases end.
+package router
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill"
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/google/uuid"
+
+	"github.com/bizevents/bizevents/engine/errcode"
+	"github.com/bizevents/bizevents/engine/eventlog"
+	"github.com/bizevents/bizevents/engine/jobs"
+	"github.com/bizevents/bizevents/engine/storage"
+)
+
+// Subscription is one async subscriber.
+type Subscription struct {
+	// Name is unique, e.g. "step:audit purchase"; it names the subscriber's
+	// log offset and its jobs.
+	Name string
+	// Kind chooses the Runner: "step", "endpoint".
+	Kind string
+	// Target is what runs: a step's name.
+	Target string
+	// Ordered runs the events of one stream (row) one at a time, in order.
+	Ordered bool
+	Policy  jobs.Policy
+	// Match says whether the subscriber receives an event.
+	Match func(ev eventlog.Event) bool
+}
+
+// Runner runs one attempt of a job on its event.
+type Runner interface {
+	Run(ctx context.Context, j jobs.Job, ev eventlog.Event) jobs.Outcome
+}
+
+// RunnerFunc adapts a function to a Runner.
+type RunnerFunc func(ctx context.Context, j jobs.Job, ev eventlog.Event) jobs.Outcome
+
+// Run calls f.
+func (f RunnerFunc) Run(ctx context.Context, j jobs.Job, ev eventlog.Event) jobs.Outcome {
+	return f(ctx, j, ev)
+}
+
+// Defaults for [Config].
+const (
+	DefaultWorkers       = 8
+	DefaultLease         = 2 * time.Minute
+	DefaultPollInterval  = time.Second
+	DefaultBatchSize     = 500
+	DefaultRetention     = 7 * 24 * time.Hour
+	DefaultCleanupPeriod = time.Hour
+)
+
+// Config configures a [Router]. Zero fields take the defaults.
+type Config struct {
+	// Owner names this process in leases; default host, pid and a random
+	// suffix.
+	Owner string
+	// Workers is how many jobs run at once. Default [DefaultWorkers].
+	Workers int
+	// PerSubscriber is how many of the workers one subscriber's jobs may
+	// hold, so that a slow or hanging subscriber leaves the others
+	// workers. Default half the workers, at least 1.
+	PerSubscriber int
+	// Lease is how long a claimed job is this process's; a running job's
+	// lease is extended while it runs. Default [DefaultLease].
+	Lease time.Duration
+	// PollInterval is how often workers look for due jobs (retries, other
+	// processes' jobs) when nothing woke them. Default [DefaultPollInterval].
+	PollInterval time.Duration
+	// BatchSize is how many events a subscriber reads at a time. Default
+	// [DefaultBatchSize].
+	BatchSize int
+	// Retention is how long succeeded jobs are kept; failed ones are kept
+	// until retried or canceled. Default [DefaultRetention].
+	Retention time.Duration
+	// Now is the clock. Default time.Now.
+	Now    func() time.Time
+	Logger *slog.Logger
+}
+
+// WithDefaults returns c with every zero field set to its default.
+func (c Config) WithDefaults() Config {
+	if c.Owner == "" {
+		host, _ := os.Hostname()
+		var b [4]byte
+		_, _ = rand.Read(b[:])
+		c.Owner = host + "-" + strconv.Itoa(os.Getpid()) + "-" + hex.EncodeToString(b[:])
+	}
+	if c.Workers <= 0 {
+		c.Workers = DefaultWorkers
+	}
+	if c.PerSubscriber <= 0 {
+		c.PerSubscriber = max(c.Workers/2, 1)
+	}
+	if c.Lease <= 0 {
+		c.Lease = DefaultLease
+	}
+	if c.PollInterval <= 0 {
+		c.PollInterval = DefaultPollInterval
+	}
+	if c.BatchSize <= 0 {
+		c.BatchSize = DefaultBatchSize
+	}
+	if c.Retention <= 0 {
+		c.Retention = DefaultRetention
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c
+}
+
+// Router follows the log for its subscriptions and runs their jobs.
+type Router struct {
+	db      storage.DB
+	jobs    *jobs.Store
+	runners map[string]Runner
+	cfg     Config
+	log     *slog.Logger
+
+	wm     *message.Router
+	source *LogSource
+	keep   *idle
+
+	mu       sync.Mutex
+	subs     map[string]Subscription
+	handlers map[string]*message.Handler
+	runCtx   context.Context
+	cancel   context.CancelFunc
+	done     chan struct{}
+	wake     chan struct{}
+	wg       sync.WaitGroup
+}
+
+// New makes a router over db's log and jobs, running each job kind with
+// its runner. Start it; Sync gives it its subscriptions.
+func New(db storage.DB, store *jobs.Store, runners map[string]Runner, cfg Config) (*Router, error) {
+	cfg = cfg.WithDefaults()
+	r := &Router{db: db, jobs: store, runners: runners, cfg: cfg, log: cfg.Logger.With("component", "router"),
+		subs: map[string]Subscription{}, handlers: map[string]*message.Handler{}, wake: make(chan struct{}, 1), keep: newIdle()}
+	wm, err := message.NewRouter(message.RouterConfig{CloseTimeout: 10 * time.Second}, watermill.NewSlogLogger(r.log))
+	if err != nil {
+		return nil, err
+	}
+	r.wm = wm
+	r.source = NewLogSource(db.Log(), cfg.BatchSize, r.match)
+	wm.AddConsumerHandler("router.keepalive", "keepalive", r.keep, func(*message.Message) error { return nil })
+	return r, nil
+}
+
+// Jobs returns the router's job store.
+func (r *Router) Jobs() *jobs.Store { return r.jobs }
+
+// Start runs the watermill router, the workers and the cleanup until Stop
+// or ctx is done.
+func (r *Router) Start(ctx context.Context) error {
+	r.mu.Lock()
+	if r.runCtx != nil {
+		r.mu.Unlock()
+		return errors.New("router: already started")
+	}
+	r.runCtx, r.cancel = context.WithCancel(ctx)
+	r.done = make(chan struct{})
+	runCtx := r.runCtx
+	r.mu.Unlock()
+
+	go func() {
+		defer close(r.done)
+		if err := r.wm.Run(runCtx); err != nil {
+			r.log.ErrorContext(runCtx, "watermill router stopped", "err", err)
+		}
+	}()
+	select {
+	case <-r.wm.Running():
+	case <-r.done:
+		return errors.New("router: watermill did not start")
+	}
+	r.wg.Add(2)
+	go r.dispatch(runCtx)
+	go r.cleanup(runCtx)
+	r.log.InfoContext(ctx, "router started", "owner", r.cfg.Owner, "workers", r.cfg.Workers)
+	return nil
+}
+
+// Stop stops following the log and claiming jobs, and waits (at most
+// until ctx is done) for running jobs to finish.
+func (r *Router) Stop(ctx context.Context) error {
+	r.mu.Lock()
+	cancel, done := r.cancel, r.done
+	r.mu.Unlock()
+	if cancel == nil {
+		return nil
+	}
+	cancel()
+	errc := make(chan error, 1)
+	go func() {
+		err := r.wm.Close()
+		_ = r.source.Close()
+		_ = r.keep.Close()
+		r.wg.Wait()
+		<-done
+		errc <- err
+	}()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Sync makes the router's subscriptions exactly subs: new ones start
+// following the log from their stored offset (from the start of the log
+// the first time, their Match choosing what they receive), removed ones
+// stop; their jobs stay.
+func (r *Router) Sync(subs []Subscription) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	want := map[string]Subscription{}
+	for _, s := range subs {
+		if s.Name == "" || s.Match == nil {
+			return fmt.Errorf("router: subscription %q needs a name and a match", s.Name)
+		}
+		if _, ok := r.runners[s.Kind]; !ok {
+			return fmt.Errorf("router: subscription %s: no runner for kind %q", s.Name, s.Kind)
+		}
+		want[s.Name] = s
+	}
+	for name, s := range want {
+		r.subs[name] = s
+		if _, ok := r.handlers[name]; !ok {
+			r.handlers[name] = r.wm.AddConsumerHandler("subscriber "+name, name, r.source, r.enqueue)
+		}
+	}
+	for name, h := range r.handlers {
+		if _, ok := want[name]; !ok {
+			delete(r.subs, name)
+			delete(r.handlers, name)
+			select {
+			case <-h.Started():
+				h.Stop()
+			default:
+			}
+		}
+	}
+	if r.runCtx != nil {
+		return r.wm.RunHandlers(r.runCtx)
+	}
+	return nil
+}
+
+// Subscriptions returns the current subscriptions, by name.
+func (r *Router) Subscriptions() []Subscription {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]Subscription, 0, len(r.subs))
+	for _, s := range r.subs {
+		out = append(out, s)
+	}
+	slices.SortFunc(out, func(a, b Subscription) int {
+		if a.Name < b.Name {
+			return -1
+		}
+		if a.Name > b.Name {
+			return 1
+		}
+		return 0
+	})
+	return out
+}
+
+func (r *Router) subscription(name string) (Subscription, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s, ok := r.subs[name]
+	return s, ok
+}
+
+// match is the LogSource's filter.
+func (r *Router) match(topic string, ev eventlog.Event) bool {
+	s, ok := r.subscription(topic)
+	return ok && s.Match(ev)
+}
+
+// enqueue turns a message of the log into a job of its subscriber.
+func (r *Router) enqueue(msg *message.Message) error {
+	ev, ok := eventOf(msg)
+	if !ok {
+		return fmt.Errorf("router: message %s carries no event", msg.UUID)
+	}
+	name := message.SubscribeTopicFromCtx(msg.Context())
+	s, ok := r.subscription(name)
+	if !ok {
+		return nil // removed meanwhile
+	}
+	if _, err := r.jobs.Enqueue(msg.Context(), r.db, []jobs.NewJob{newJob(s, ev, "")}); err != nil {
+		return err
+	}
+	r.signal()
+	return nil
+}
+
+func newJob(s Subscription, ev eventlog.Event, replay string) jobs.NewJob {
+	return jobs.NewJob{Subscriber: s.Name, Kind: s.Kind, Target: s.Target, Position: ev.Position, EventID: ev.ID,
+		StreamID: ev.StreamID, EventType: ev.Type, CorrelationID: ev.Metadata.CorrelationID, Ordered: s.Ordered,
+		Replay: replay, Policy: s.Policy}
+}
+
+// signal wakes the dispatcher.
+func (r *Router) signal() {
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
+}
+
+// dispatch claims due jobs while workers are free and runs each on a
+// goroutine of its own, at most Workers at once.
+func (r *Router) dispatch(ctx context.Context) {
+	defer r.wg.Done()
+	slots := make(chan struct{}, r.cfg.Workers)
+	var running sync.WaitGroup
+	defer running.Wait()
+	var mu sync.Mutex
+	busy := map[string]int{} // running jobs by subscriber
+	tick := time.NewTicker(r.cfg.PollInterval)
+	defer tick.Stop()
+	for {
+		free := cap(slots) - len(slots)
+		if free > 0 {
+			mu.Lock()
+			var skip []string
+			for sub, n := range busy {
+				if n >= r.cfg.PerSubscriber {
+					skip = append(skip, sub)
+				}
+			}
+			mu.Unlock()
+			// At most PerSubscriber at a time, so that one claim cannot
+			// take more of one subscriber's jobs than it may run.
+			want := min(free, r.cfg.PerSubscriber)
+			claimed, err := r.jobs.Claim(ctx, r.cfg.Owner, want, r.cfg.Lease, skip...)
+			if err != nil && ctx.Err() == nil {
+				r.log.WarnContext(ctx, "claim jobs", "err", err)
+			}
+			for _, j := range claimed {
+				slots <- struct{}{}
+				running.Add(1)
+				mu.Lock()
+				busy[j.Subscriber]++
+				mu.Unlock()
+				go func() {
+					defer func() {
+						mu.Lock()
+						if busy[j.Subscriber]--; busy[j.Subscriber] == 0 {
+							delete(busy, j.Subscriber)
+						}
+						mu.Unlock()
+						<-slots
+						running.Done()
+						r.signal()
+					}()
+					r.run(ctx, j)
+				}()
+			}
+			if len(claimed) > 0 && len(claimed) == want {
+				continue // there may be more
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-r.wake:
+		case <-tick.C:
+		}
+	}
+}
+
+// run runs one claimed job and records its outcome.
+func (r *Router) run(ctx context.Context, j jobs.Job) {
+	start := r.cfg.Now()
+	out := r.attempt(ctx, j)
+	out.Start, out.Duration = start, r.cfg.Now().Sub(start)
+	// The outcome is recorded even when the router is stopping.
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	done, err := r.jobs.Finish(fctx, j, r.cfg.Owner, out)
+	switch {
+	case errors.Is(err, jobs.ErrLeaseLost):
+		r.log.InfoContext(ctx, "job outcome dropped: no longer ours", "job", j.ID, "subscriber", j.Subscriber)
+	case err != nil:
+		r.log.ErrorContext(ctx, "record job outcome", "job", j.ID, "err", err)
+	case done.Status == jobs.Failed:
+		r.log.WarnContext(ctx, "job failed", "job", j.ID, "subscriber", j.Subscriber, "position", j.Position,
+			"attempts", done.Attempts, "dead_lettered", done.DeadLettered, "err", done.LastError)
+	}
+}
+
+// attempt runs the job's runner with its lease kept alive.
+func (r *Router) attempt(ctx context.Context, j jobs.Job) jobs.Outcome {
+	runner, ok := r.runners[j.Kind]
+	if !ok {
+		return jobs.Outcome{Err: fmt.Errorf("no runner for job kind %q", j.Kind)}
+	}
+	ev, err := r.event(ctx, j.Position)
+	if err != nil {
+		return jobs.Outcome{Err: err, Retryable: true}
+	}
+	actx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		t := time.NewTicker(r.cfg.Lease / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-actx.Done():
+				return
+			case <-t.C:
+				if err := r.jobs.Extend(actx, j.ID, r.cfg.Owner, r.cfg.Lease); err != nil {
+					if errors.Is(err, jobs.ErrLeaseLost) {
+						cancel() // canceled by a user, or taken over
+					}
+					return
+				}
+			}
+		}
+	}()
+	return runner.Run(actx, j, ev)
+}
+
+// event reads the event at a position.
+func (r *Router) event(ctx context.Context, pos int64) (eventlog.Event, error) {
+	evs, err := r.db.Log().Read(ctx, eventlog.ReadQuery{After: pos - 1, Limit: 1})
+	if err != nil {
+		return eventlog.Event{}, fmt.Errorf("read event %d: %w", pos, err)
+	}
+	if len(evs) == 0 || evs[0].Position != pos {
+		return eventlog.Event{}, fmt.Errorf("event %d is not in the log", pos)
+	}
+	return evs[0], nil
+}
+
+// cleanup deletes succeeded jobs past the retention, now and then.
+func (r *Router) cleanup(ctx context.Context) {
+	defer r.wg.Done()
+	t := time.NewTicker(DefaultCleanupPeriod)
+	defer t.Stop()
+	for {
+		if n, err := r.jobs.Cleanup(ctx, r.cfg.Now().Add(-r.cfg.Retention)); err != nil && ctx.Err() == nil {
+			r.log.WarnContext(ctx, "clean up jobs", "err", err)
+		} else if n > 0 {
+			r.log.InfoContext(ctx, "cleaned up succeeded jobs", "count", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// ReplayRequest is a past range of the log to deliver again to one
+// subscriber. Positions are inclusive; zero bounds are open. Since and
+// Until bound the events' times.
+type ReplayRequest struct {
+	Subscriber   string
+	From, To     int64
+	Since, Until time.Time
+}
+
+// Replay delivers a past range of the log to one subscriber again: a new
+// job for each event in the range its Match keeps, marked with a replay
+// id of its own, without touching any subscriber's offset. It returns the
+// replay id and how many jobs it made.
+func (r *Router) Replay(ctx context.Context, req ReplayRequest) (string, int, error) {
+	s, ok := r.subscription(req.Subscriber)
+	if !ok {
+		return "", 0, &notFound{what: "subscriber " + req.Subscriber}
+	}
+	id := "replay-" + uuid.Must(uuid.NewV7()).String()
+	after := max(req.From-1, 0)
+	total := 0
+	for {
+		evs, err := r.db.Log().Read(ctx, eventlog.ReadQuery{After: after, Limit: r.cfg.BatchSize, Since: req.Since, Until: req.Until})
+		if err != nil {
+			return id, total, err
+		}
+		var batch []jobs.NewJob
+		for _, ev := range evs {
+			if req.To > 0 && ev.Position > req.To {
+				break
+			}
+			if s.Match(ev) {
+				batch = append(batch, newJob(s, ev, id))
+			}
+		}
+		n, err := r.jobs.Enqueue(ctx, r.db, batch)
+		total += n
+		if err != nil {
+			return id, total, err
+		}
+		if len(evs) < r.cfg.BatchSize || (req.To > 0 && evs[len(evs)-1].Position >= req.To) {
+			break
+		}
+		after = evs[len(evs)-1].Position
+	}
+	r.signal()
+	return id, total, nil
+}
+
+type notFound struct{ what string }
+
+func (e *notFound) Error() string           { return e.what + " does not exist" }
+func (e *notFound) ErrorCode() errcode.Code { return errcode.NotFound }
