@@ -6,6 +6,7 @@ import (
 	"log/slog"
 
 	"github.com/bizevents/bizevents/engine/eventlog"
+	"github.com/bizevents/bizevents/engine/jobs"
 	"github.com/bizevents/bizevents/engine/pipeline"
 	"github.com/bizevents/bizevents/engine/solution"
 	"github.com/bizevents/bizevents/engine/storage"
@@ -19,6 +20,7 @@ func migrations() []storage.Migration {
 	ms = append(ms, tables.Migrations...)
 	ms = append(ms, solution.Migrations...)
 	ms = append(ms, tracelog.Migrations...)
+	ms = append(ms, jobs.Migrations...)
 	return ms
 }
 

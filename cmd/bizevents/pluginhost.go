@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -60,6 +61,9 @@ type pluginHost struct {
 	// engine finds table definitions for the RetrieveMultiple filters of
 	// plugins; set once the engine exists.
 	engine atomic.Pointer[pipeline.Engine]
+
+	closeOnce sync.Once
+	closeErr  error
 }
 
 var _ solution.PluginHost = (*plugins.Registry)(nil)
@@ -88,9 +92,10 @@ func newPluginHost(ctx context.Context, o pluginOptions, db storage.DB, logger *
 }
 
 // Close waits for the plugin calls in flight (or ctx), stores the traces
-// queued and closes the runtime.
+// queued and closes the runtime. Calls after the first do nothing.
 func (h *pluginHost) Close(ctx context.Context) error {
-	return errors.Join(h.reg.Close(ctx), h.traces.Close(ctx), h.rt.Close(ctx))
+	h.closeOnce.Do(func() { h.closeErr = errors.Join(h.reg.Close(ctx), h.traces.Close(ctx), h.rt.Close(ctx)) })
+	return h.closeErr
 }
 
 // checkPlugins loads each plugin module of a solution into a scratch

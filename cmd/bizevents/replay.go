@@ -11,8 +11,8 @@ import (
 func replayCommand() *command {
 	return &command{
 		name:    "replay",
-		summary: "replay the log: rebuild the rows from it",
-		subs:    []*command{replayRebuildCommand()},
+		summary: "replay the log: rebuild the rows from it, deliver a range to a subscriber again",
+		subs:    []*command{replayRebuildCommand(), replayDeliverCommand()},
 	}
 }
 

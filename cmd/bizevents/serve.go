@@ -17,6 +17,7 @@ import (
 	"github.com/bizevents/bizevents/engine/api"
 	"github.com/bizevents/bizevents/engine/errcode"
 	"github.com/bizevents/bizevents/engine/eventlog"
+	"github.com/bizevents/bizevents/engine/jobs"
 	"github.com/bizevents/bizevents/engine/pipeline"
 	"github.com/bizevents/bizevents/engine/security"
 	"github.com/bizevents/bizevents/engine/solution"
@@ -80,6 +81,7 @@ func serveCommand() *command {
 			"  GET /api/log/events     events; query: after, limit, stream, type, correlation_id, since, until\n" +
 			"  GET /api/traces         the plugin trace log; query: step, module, handler, correlation_id,\n" +
 			"                          since, until, failed, after, limit\n" +
+			"  GET /api/jobs[/{id}]    the jobs of async steps and deliveries; POST /api/jobs/{id}/retry|cancel\n" +
 			"Every request but /healthz and the token needs \"Authorization: Bearer <token or API key>\".\n" +
 			"Errors are {\"error\":{\"code\",\"message\",\"bizeventsCode\"}} with stable codes.",
 		setup: func(fs *flag.FlagSet, env *cliEnv) func(context.Context, []string) error {
@@ -154,6 +156,21 @@ func runServe(ctx context.Context, o serveOptions, _, stderr io.Writer) error {
 			return err
 		}
 	}
+	async, err := newAsyncRouter(e, logger)
+	if err != nil {
+		return err
+	}
+	if err := async.start(context.WithoutCancel(ctx), solutionWatchInterval); err != nil {
+		return fmt.Errorf("start the router: %w", err)
+	}
+	defer func() {
+		// Before the plugins and the database close: running jobs need them.
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), o.ShutdownTimeout)
+		defer cancel()
+		if err := async.stop(sctx); err != nil {
+			log.WarnContext(ctx, "stop the router", logKeyErr, err)
+		}
+	}()
 	auth, err := newAuthenticator(ctx, o, log)
 	if err != nil {
 		return err
@@ -202,6 +219,13 @@ func runServe(ctx context.Context, o serveOptions, _, stderr io.Writer) error {
 		log.WarnContext(ctx, "shutdown timed out, connections closed", logKeyErr, shutdownErr)
 	}
 	stopWatch()
+	// The router's running jobs need the plugins, and both the database.
+	if err := async.stop(sctx); err != nil {
+		log.WarnContext(ctx, "stop the router", logKeyErr, err)
+	}
+	if err := host.Close(sctx); err != nil {
+		log.WarnContext(ctx, "close plugins", logKeyErr, err)
+	}
 	if err := db.Close(); err != nil {
 		return fmt.Errorf("close the database: %w", err)
 	}
@@ -230,6 +254,7 @@ func newHandler(e *pipeline.Engine, auth *security.Authenticator, o serveOptions
 	mux.HandleFunc("GET /api/log/head", a.authenticated(a.head))
 	mux.HandleFunc("GET /api/log/events", a.authenticated(a.events))
 	mux.HandleFunc("GET /api/traces", a.authenticated(a.traces))
+	(&jobsAPI{logAPI: a, store: jobs.NewStore(e.DB(), nil)}).register(mux)
 	mux.Handle(api.DefaultBasePath+"/", web)
 	mux.Handle(api.DefaultTokenPath, web)
 	return logRequests(logger.With(logKeyComponent, "http"), mux), nil

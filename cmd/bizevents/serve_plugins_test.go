@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -127,6 +128,31 @@ func TestServeWithPlugins(t *testing.T) {
 	require.Equal(t, http.StatusBadRequest, status)
 	require.Contains(t, body, "unknown parameter")
 
+	// The async step ran after commit, as a job, and wrote its trace.
+	var jobList struct {
+		Jobs []struct {
+			ID, Subscriber, Status string
+			Attempts               int
+		}
+	}
+	require.Eventually(t, func() bool {
+		status, body := do(http.MethodGet, "/api/jobs?subscriber="+url.QueryEscape("step:audit purchase")+"&status=succeeded", "")
+		require.Equal(t, http.StatusOK, status, body)
+		require.NoError(t, json.Unmarshal([]byte(body), &jobList))
+		return len(jobList.Jobs) == 1
+	}, 20*time.Second, 20*time.Millisecond)
+	require.Equal(t, 1, jobList.Jobs[0].Attempts)
+	status, body = do(http.MethodGet, "/api/jobs/"+jobList.Jobs[0].ID, "")
+	require.Equal(t, http.StatusOK, status, body)
+	require.Contains(t, body, `"attempts":[{`)
+	status, body = do(http.MethodPost, "/api/jobs/"+jobList.Jobs[0].ID+"/retry", "")
+	require.Equal(t, http.StatusConflict, status, "a succeeded job is not retried: %s", body)
+	require.Contains(t, body, `"bizeventsCode":"state_conflict"`)
+	require.Eventually(t, func() bool {
+		_, body := do(http.MethodGet, "/api/traces?step="+url.QueryEscape("audit purchase"), "")
+		return strings.Contains(body, "audit: purchase of 42.1 EUR by customer "+id)
+	}, 10*time.Second, 20*time.Millisecond)
+
 	require.NoError(t, srv.stop(t))
 
 	// And from the command line, once the server has stored what it had.
@@ -141,4 +167,19 @@ func TestServeWithPlugins(t *testing.T) {
 	code, _, errOut = b.cli(t, "", "trace", "list", "--correlation-id", "nope")
 	require.Equal(t, 2, code)
 	require.Contains(t, errOut, "want a GUID")
+
+	// The jobs from the command line, and a replay of the purchase to the
+	// audit step.
+	code, out, errOut = b.cli(t, "", "jobs", "ls", "--status", "succeeded")
+	require.Equal(t, 0, code, errOut)
+	require.Contains(t, out, "succeeded step:audit purchase pos_CustomerPurchase")
+	code, out, errOut = b.cli(t, "", "replay", "deliver", "--subscriber", "step:audit purchase", "--from", "1")
+	require.Equal(t, 0, code, errOut)
+	require.Regexp(t, `^replay-[0-9a-f-]+: 1 jobs for step:audit purchase\n$`, out)
+	code, out, _ = b.cli(t, "", "jobs", "ls", "--status", "waiting")
+	require.Equal(t, 0, code)
+	require.Contains(t, out, "waiting   step:audit purchase")
+	code, _, errOut = b.cli(t, "", "replay", "deliver", "--subscriber", "step:nope", "--from", "1")
+	require.Equal(t, 1, code)
+	require.Contains(t, errOut, "[not_found]")
 }

@@ -1,0 +1,479 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/bizevents/bizevents/engine/eventlog"
+	"github.com/bizevents/bizevents/engine/jobs"
+	"github.com/bizevents/bizevents/engine/pipeline"
+	"github.com/bizevents/bizevents/engine/router"
+)
+
+// asyncRouter is serve's router: async steps (and, with endpoints, their
+// deliveries) as jobs, kept in step with the engine's definitions.
+type asyncRouter struct {
+	r    *router.Router
+	e    *pipeline.Engine
+	log  *slog.Logger
+	last *pipeline.Definitions
+
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// newAsyncRouter makes the router of an engine; start it with run.
+func newAsyncRouter(e *pipeline.Engine, logger *slog.Logger) (*asyncRouter, error) {
+	store := jobs.NewStore(e.DB(), nil)
+	r, err := router.New(e.DB(), store, asyncRunners(e), router.Config{Logger: logger})
+	if err != nil {
+		return nil, err
+	}
+	return &asyncRouter{r: r, e: e, log: logger.With(logKeyComponent, "router")}, nil
+}
+
+// asyncRunners are the runners of each job kind.
+func asyncRunners(e *pipeline.Engine) map[string]router.Runner {
+	return map[string]router.Runner{
+		router.KindStep: router.StepRunner(e),
+		// Endpoint steps are recorded as jobs; their deliveries come with
+		// the endpoints (webhook, queue, stream).
+		router.KindEndpoint: router.RunnerFunc(func(ctx context.Context, j jobs.Job, _ eventlog.Event) jobs.Outcome {
+			return jobs.Outcome{Err: fmt.Errorf("step %s delivers to an endpoint, and this server has no endpoint runner yet", j.Target), Retryable: true}
+		}),
+	}
+}
+
+// sync gives the router the subscriptions of the engine's definitions when
+// they changed since the last call.
+func (a *asyncRouter) sync() error {
+	defs := a.e.Definitions()
+	if defs == a.last {
+		return nil
+	}
+	if err := a.r.Sync(router.StepSubscriptions(defs, jobs.Policy{})); err != nil {
+		return err
+	}
+	a.last = defs
+	return nil
+}
+
+// start starts the router and keeps its subscriptions in step with the
+// definitions, checking every interval, until stop.
+func (a *asyncRouter) start(ctx context.Context, interval time.Duration) error {
+	if err := a.sync(); err != nil {
+		return err
+	}
+	if err := a.r.Start(ctx); err != nil {
+		return err
+	}
+	ctx, a.cancel = context.WithCancel(ctx)
+	a.done = make(chan struct{})
+	go func() {
+		defer close(a.done)
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if err := a.sync(); err != nil {
+					a.log.WarnContext(ctx, "subscriptions", logKeyErr, err)
+				}
+			}
+		}
+	}()
+	return nil
+}
+
+// stop stops the router, waiting for running jobs at most until ctx is
+// done.
+func (a *asyncRouter) stop(ctx context.Context) error {
+	if a.cancel == nil {
+		return nil
+	}
+	a.cancel()
+	a.cancel = nil
+	<-a.done
+	return a.r.Stop(ctx)
+}
+
+// jobsCommand is `bizevents jobs`: the async executions.
+func jobsCommand() *command {
+	return &command{
+		name:    "jobs",
+		summary: "list, show, retry and cancel the jobs that run async steps and deliveries",
+		subs:    []*command{jobsListCommand(), jobsShowCommand(), jobsActionCommand("retry"), jobsActionCommand("cancel")},
+	}
+}
+
+type jobsListOptions struct {
+	DB     dbOptions
+	Filter jobs.Filter
+	JSON   bool
+}
+
+func jobsListCommand() *command {
+	return &command{
+		name:    "ls",
+		summary: "list jobs, oldest first",
+		setup: func(fs *flag.FlagSet, env *cliEnv) func(context.Context, []string) error {
+			var o jobsListOptions
+			o.DB.register(fs, env, false)
+			fs.Func("status", "only jobs with this `status` (waiting, running, succeeded, failed, canceled; repeatable)", func(s string) error {
+				for _, st := range appendList(nil, s) {
+					o.Filter.Status = append(o.Filter.Status, jobs.Status(st))
+				}
+				return nil
+			})
+			fs.StringVar(&o.Filter.Subscriber, "subscriber", "", "only the jobs of the `subscriber`, e.g. \"step:audit purchase\"")
+			fs.StringVar(&o.Filter.CorrelationID, "correlation-id", "", "only the jobs of the correlation `id`")
+			fs.BoolVar(&o.Filter.DeadLettered, "dead-letter", false, "only dead-lettered jobs")
+			fs.Var(intValue{&o.Filter.Limit}, "limit", "at most `n` jobs (default 100)")
+			fs.BoolVar(&o.JSON, "json", false, "print each job as a JSON line")
+			return func(ctx context.Context, args []string) error {
+				if len(args) > 0 {
+					return usagef("unexpected argument %q", args[0])
+				}
+				return withJobs(ctx, o.DB, env.stderr, func(s *jobs.Store) error {
+					list, err := s.List(ctx, o.Filter)
+					if err != nil {
+						return err
+					}
+					for _, j := range list {
+						if err := printJob(env.stdout, j, o.JSON); err != nil {
+							return err
+						}
+					}
+					return nil
+				})
+			}
+		},
+	}
+}
+
+func jobsShowCommand() *command {
+	return &command{
+		name:    "show",
+		summary: "show a job and its attempts",
+		args:    "JOBID",
+		setup: func(fs *flag.FlagSet, env *cliEnv) func(context.Context, []string) error {
+			var o dbOptions
+			o.register(fs, env, false)
+			asJSON := fs.Bool("json", false, "print as JSON")
+			return func(ctx context.Context, args []string) error {
+				id, err := jobArg(args)
+				if err != nil {
+					return err
+				}
+				return withJobs(ctx, o, env.stderr, func(s *jobs.Store) error {
+					j, err := s.Get(ctx, id)
+					if err != nil {
+						return err
+					}
+					atts, err := s.Attempts(ctx, id)
+					if err != nil {
+						return err
+					}
+					if *asJSON {
+						return newJSONEncoder(env.stdout).Encode(jobJSON{Job: j, Attempts: atts})
+					}
+					if err := printJob(env.stdout, j, false); err != nil {
+						return err
+					}
+					for _, a := range atts {
+						line := fmt.Sprintf("  attempt %d by %s at %s, %s", a.Number, a.Owner, a.Start.Format(time.RFC3339Nano), a.Duration)
+						if a.Status != 0 {
+							line += fmt.Sprintf(", status %d", a.Status)
+						}
+						if a.Error != "" {
+							line += fmt.Sprintf(": [%s] %s", a.ErrorCode, a.Error)
+						}
+						fmt.Fprintln(env.stdout, line)
+					}
+					return nil
+				})
+			}
+		},
+	}
+}
+
+func jobsActionCommand(action string) *command {
+	summary := "make a failed or canceled job wait again, due now, its attempts counted afresh"
+	if action == "cancel" {
+		summary = "cancel a job that has not succeeded"
+	}
+	return &command{
+		name:    action,
+		summary: summary,
+		args:    "JOBID",
+		setup: func(fs *flag.FlagSet, env *cliEnv) func(context.Context, []string) error {
+			var o dbOptions
+			o.register(fs, env, false)
+			return func(ctx context.Context, args []string) error {
+				id, err := jobArg(args)
+				if err != nil {
+					return err
+				}
+				return withJobs(ctx, o, env.stderr, func(s *jobs.Store) error {
+					var j jobs.Job
+					if action == "retry" {
+						j, err = s.Retry(ctx, id)
+					} else {
+						j, err = s.Cancel(ctx, id)
+					}
+					if err != nil {
+						return err
+					}
+					return printJob(env.stdout, j, false)
+				})
+			}
+		},
+	}
+}
+
+func jobArg(args []string) (uuid.UUID, error) {
+	if len(args) != 1 {
+		return uuid.Nil, usagef("want one JOBID")
+	}
+	id, err := uuid.Parse(args[0])
+	if err != nil {
+		return uuid.Nil, usagef("job id %q is not a GUID", args[0])
+	}
+	return id, nil
+}
+
+// withJobs opens the database and runs fn on its job store.
+func withJobs(ctx context.Context, o dbOptions, stderr io.Writer, fn func(*jobs.Store) error) error {
+	db, err := openEngineDB(ctx, o, newLogger(stderr, slog.LevelWarn))
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	return fn(jobs.NewStore(db, nil))
+}
+
+type jobJSON struct {
+	jobs.Job
+	Attempts []jobs.Attempt `json:"attempts"`
+}
+
+func printJob(w io.Writer, j jobs.Job, asJSON bool) error {
+	if asJSON {
+		return newJSONEncoder(w).Encode(j)
+	}
+	line := fmt.Sprintf("%s %-9s %s %s at %d (%s) attempts %d/%d", j.ID, j.Status, j.Subscriber, j.EventType, j.Position, j.StreamID, j.Attempts, j.MaxAttempts)
+	switch {
+	case j.Status == jobs.Waiting && j.Attempts > 0:
+		line += " next " + j.NextAttemptAt.Format(time.RFC3339)
+	case j.DeadLettered:
+		line += " dead-lettered"
+	}
+	if j.Replay != "" {
+		line += " " + j.Replay
+	}
+	if j.LastError != "" && j.Status != jobs.Succeeded {
+		line += fmt.Sprintf(": [%s] %s", j.LastErrorCode, strings.ReplaceAll(j.LastError, "\n", " "))
+	}
+	_, err := fmt.Fprintln(w, line)
+	return err
+}
+
+// replayDeliverOptions are the options of `bizevents replay deliver`.
+type replayDeliverOptions struct {
+	DB         dbOptions
+	Subscriber string
+	Request    router.ReplayRequest
+}
+
+func replayDeliverCommand() *command {
+	return &command{
+		name:    "deliver",
+		summary: "deliver a past range of the log to one subscriber again, as new jobs marked as a replay",
+		help: "Makes a job for each event in the range that the subscriber receives (an async step's\n" +
+			"events are those whose message had the step when it committed), marked with a replay id;\n" +
+			"a running server runs them. No subscriber's offset changes. Subscribers are named\n" +
+			"\"step:<step name>\".",
+		setup: func(fs *flag.FlagSet, env *cliEnv) func(context.Context, []string) error {
+			var o replayDeliverOptions
+			o.DB.register(fs, env, false)
+			fs.StringVar(&o.Request.Subscriber, "subscriber", "", "the `subscriber`, e.g. \"step:audit purchase\"")
+			fs.Var(positionValue{&o.Request.From}, "from", "first `position` of the range")
+			fs.Var(positionValue{&o.Request.To}, "to", "last `position` of the range (default: the head)")
+			fs.Func("since", "only events recorded at or after `time` (RFC 3339)", func(s string) (err error) {
+				o.Request.Since, err = parseTime(s)
+				return err
+			})
+			fs.Func("until", "only events recorded before `time` (RFC 3339)", func(s string) (err error) {
+				o.Request.Until, err = parseTime(s)
+				return err
+			})
+			return func(ctx context.Context, args []string) error {
+				if len(args) > 0 {
+					return usagef("unexpected argument %q", args[0])
+				}
+				if o.Request.Subscriber == "" {
+					return usagef("--subscriber is required, e.g. --subscriber \"step:audit purchase\"")
+				}
+				if o.Request.From == 0 && o.Request.Since.IsZero() {
+					return usagef("give the start of the range: --from POS or --since TIME")
+				}
+				if o.Request.To > 0 && o.Request.To < o.Request.From {
+					return usagef("--to %d is before --from %d", o.Request.To, o.Request.From)
+				}
+				return runReplayDeliver(ctx, o, env.stdout, env.stderr)
+			}
+		},
+	}
+}
+
+func runReplayDeliver(ctx context.Context, o replayDeliverOptions, stdout, stderr io.Writer) error {
+	e, db, err := openEngine(ctx, o.DB, newLogger(stderr, slog.LevelWarn), nil, nil)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	r, err := router.New(db, jobs.NewStore(db, nil), asyncRunners(e), router.Config{})
+	if err != nil {
+		return err
+	}
+	if err := r.Sync(router.StepSubscriptions(e.Definitions(), jobs.Policy{})); err != nil {
+		return err
+	}
+	id, n, err := r.Replay(ctx, o.Request)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(stdout, "%s: %d jobs for %s\n", id, n, o.Request.Subscriber)
+	return err
+}
+
+// jobsAPI serves the jobs over HTTP.
+type jobsAPI struct {
+	*logAPI
+	store *jobs.Store
+}
+
+func (a *jobsAPI) register(mux *http.ServeMux) {
+	mux.HandleFunc("GET /api/jobs", a.authenticated(a.list))
+	mux.HandleFunc("GET /api/jobs/{id}", a.authenticated(a.show))
+	mux.HandleFunc("POST /api/jobs/{id}/retry", a.authenticated(a.action(a.store.Retry)))
+	mux.HandleFunc("POST /api/jobs/{id}/cancel", a.authenticated(a.action(a.store.Cancel)))
+}
+
+func (a *jobsAPI) list(w http.ResponseWriter, r *http.Request) {
+	f, err := jobFilterFromURL(r.URL.Query())
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	list, err := a.store.List(r.Context(), f)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	if list == nil {
+		list = []jobs.Job{}
+	}
+	a.writeJSON(w, r, map[string]any{"jobs": list})
+}
+
+func (a *jobsAPI) show(w http.ResponseWriter, r *http.Request) {
+	id, err := uuid.Parse(r.PathValue("id"))
+	if err != nil {
+		a.writeError(w, r, &argumentError{err: fmt.Errorf("job id %q is not a GUID", r.PathValue("id"))})
+		return
+	}
+	j, err := a.store.Get(r.Context(), id)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	atts, err := a.store.Attempts(r.Context(), id)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	if atts == nil {
+		atts = []jobs.Attempt{}
+	}
+	a.writeJSON(w, r, jobJSON{Job: j, Attempts: atts})
+}
+
+func (a *jobsAPI) action(do func(context.Context, uuid.UUID) (jobs.Job, error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		id, err := uuid.Parse(r.PathValue("id"))
+		if err != nil {
+			a.writeError(w, r, &argumentError{err: fmt.Errorf("job id %q is not a GUID", r.PathValue("id"))})
+			return
+		}
+		j, err := do(r.Context(), id)
+		if err != nil {
+			a.writeError(w, r, err)
+			return
+		}
+		a.writeJSON(w, r, j)
+	}
+}
+
+// jobFilterFromURL reads GET /api/jobs's query: status (repeatable or a
+// comma list), subscriber, kind, target, stream, correlation_id,
+// dead_letter, after, limit. Unknown parameters are refused.
+func jobFilterFromURL(v url.Values) (jobs.Filter, error) {
+	var f jobs.Filter
+	var errs []error
+	for name, vals := range v {
+		if name == "status" {
+			for _, s := range vals {
+				for _, st := range appendList(nil, s) {
+					f.Status = append(f.Status, jobs.Status(st))
+				}
+			}
+			continue
+		}
+		if len(vals) > 1 {
+			errs = append(errs, fmt.Errorf("%s is given %d times", name, len(vals)))
+			continue
+		}
+		s := vals[0]
+		var err error
+		switch name {
+		case "subscriber":
+			f.Subscriber = s
+		case "kind":
+			f.Kind = s
+		case "target":
+			f.Target = s
+		case "stream":
+			f.StreamID = s
+		case "correlation_id":
+			f.CorrelationID = s
+		case "dead_letter":
+			f.DeadLettered = s == "true" || s == "1"
+		case "after":
+			f.After, err = uuid.Parse(s)
+		case "limit":
+			f.Limit, err = parseCount(s)
+		default:
+			err = errors.New("unknown parameter; known: status, subscriber, kind, target, stream, correlation_id, dead_letter, after, limit")
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s=%q: %w", name, s, err))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return f, &argumentError{err: err}
+	}
+	return f, nil
+}
