@@ -130,6 +130,13 @@ func runServe(ctx context.Context, o serveOptions, _, stderr io.Writer) error {
 	logger := newLogger(stderr, o.LogLevel)
 	log := logger.With(logKeyComponent, "serve")
 
+	if !isPostgres(o.DB.DB) {
+		lock, err := lockSQLite(o.DB.DB)
+		if err != nil {
+			return err
+		}
+		defer lock.release()
+	}
 	db, err := openEngineDB(ctx, o.DB, logger)
 	if err != nil {
 		return err

@@ -2,10 +2,12 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -163,6 +165,11 @@ func TestServe(t *testing.T) {
 		require.Equal(t, http.StatusUnauthorized, resp.StatusCode)
 		require.Equal(t, string(errcode.Unauthenticated), resp.Header.Get("X-Bizevents-Error-Code"))
 	})
+
+	// A second serve of the same SQLite file is refused, saying who has it.
+	err = runServe(b.ctx, serveOptions{DB: b.db, Addr: "127.0.0.1:0", APIKey: testAPIKey}, io.Discard, io.Discard)
+	require.ErrorContains(t, err, fmt.Sprintf("another bizevents serve (pid %d) already serves the SQLite database", os.Getpid()))
+	require.Equal(t, errcode.Unavailable, errcode.Of(err))
 
 	require.NoError(t, srv.stop(t))
 	require.Contains(t, stderr.String(), "msg=stopped")
