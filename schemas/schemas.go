@@ -5,6 +5,11 @@
 //	solution.schema.json       solution.yaml, a solution's manifest
 //	solution-file.schema.json  every other YAML file of a solution folder:
 //	                           one of tables, customApis, steps
+//	execution-context.schema.json
+//	                           the execution context every subscriber receives
+//	                           (Dataverse's RemoteExecutionContext)
+//	cloudevent.schema.json     the CloudEvents 1.0 envelope of a delivery in
+//	                           structured mode, around an execution context
 //
 // Editors running yaml-language-server complete and check a solution file
 // when it starts with a modeline such as
