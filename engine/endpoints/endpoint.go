@@ -1,0 +1,283 @@
+package endpoints
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"regexp"
+	"strings"
+	"time"
+)
+
+// Kind is how an endpoint receives deliveries.
+type Kind string
+
+// The kinds. Only webhooks are implemented; a queue (AMQP, the Service Bus
+// analog) and a stream (NATS JetStream or Kafka, the Event Hub analog) come
+// next.
+const (
+	KindWebhook Kind = "webhook"
+)
+
+// Format is how a delivery's body and headers carry the execution context.
+type Format string
+
+// The formats.
+const (
+	// FormatContext posts the [ExecutionContext] as JSON (Content-Type
+	// application/json), as Dataverse posts its RemoteExecutionContext. The
+	// zero Format is FormatContext.
+	FormatContext Format = "context"
+	// FormatCloudEventsStructured posts a CloudEvents 1.0 JSON envelope
+	// (Content-Type application/cloudevents+json) whose data is the
+	// execution context.
+	FormatCloudEventsStructured Format = "cloudevents-structured"
+	// FormatCloudEventsBinary posts the execution context as the body
+	// (Content-Type application/json) and the CloudEvents attributes as ce-*
+	// headers.
+	FormatCloudEventsBinary Format = "cloudevents-binary"
+)
+
+// AuthType is how the receiver authenticates bizevents, named as Dataverse
+// names a webhook's authentication options.
+type AuthType string
+
+// The authentication types.
+const (
+	// AuthNone sends no credentials (a signature may still prove the
+	// sender: see [Endpoint.Secrets]). The zero AuthType is AuthNone.
+	AuthNone AuthType = "None"
+	// AuthHTTPHeader sends the header Name: Value.
+	AuthHTTPHeader AuthType = "HttpHeader"
+	// AuthWebhookKey adds the query parameter code=Value, as Azure
+	// Functions expect (Dataverse's WebhookKey). Name is unused.
+	AuthWebhookKey AuthType = "WebhookKey"
+	// AuthQueryString adds query parameters: Name=Value, or, with no Name,
+	// every parameter of Value read as a query string ("a=1&b=2"), as
+	// Dataverse's HttpQueryString holds several pairs.
+	AuthQueryString AuthType = "HttpQueryString"
+)
+
+// Auth is how the receiver authenticates bizevents.
+type Auth struct {
+	Type AuthType
+	// Name is the header (AuthHTTPHeader) or query parameter
+	// (AuthQueryString) name.
+	Name string
+	// Value is the credential. It is never shown in errors.
+	Value string
+}
+
+// DefaultTimeout is an endpoint's Timeout when none is set: Dataverse's
+// webhook timeout.
+const DefaultTimeout = 60 * time.Second
+
+// Endpoint is a service endpoint as a solution defines it.
+type Endpoint struct {
+	// Name identifies the endpoint in its solution, e.g. contoso_erp_hook:
+	// lower case letters, digits and underscores, starting with a letter,
+	// at most 64 characters. Steps name it.
+	Name string
+	// Kind is how the endpoint receives deliveries; only [KindWebhook] is
+	// implemented.
+	Kind Kind
+	// URL is where deliveries are posted: http:// or https://, with a host
+	// and no user:password (use Auth).
+	URL string
+	// Auth is how the receiver authenticates bizevents.
+	Auth Auth
+	// Format is what a delivery looks like. Default: [FormatContext].
+	Format Format
+	// Timeout bounds one attempt, from sending the request to reading the
+	// response's excerpt. Default: [DefaultTimeout].
+	Timeout time.Duration
+	// Secrets sign deliveries with Standard Webhooks (webhook-id,
+	// webhook-timestamp, webhook-signature "v1,<base64 HMAC-SHA256>").
+	// Several secrets are a rotation: each delivery carries one signature
+	// per secret, space-separated, so a receiver holding either verifies
+	// it. A secret is "whsec_" and the base64 of 24 to 64 random bytes, as
+	// Standard Webhooks writes them ([NewSecret] makes one). None: unsigned.
+	Secrets []string
+}
+
+// WithDefaults returns a copy of e with the documented defaults filled in.
+func (e Endpoint) WithDefaults() Endpoint {
+	if e.Format == "" {
+		e.Format = FormatContext
+	}
+	if e.Auth.Type == "" {
+		e.Auth.Type = AuthNone
+	}
+	if e.Timeout == 0 {
+		e.Timeout = DefaultTimeout
+	}
+	return e
+}
+
+// namePattern is a logical name, as the solution schema defines it.
+var namePattern = regexp.MustCompile(`^[a-z][a-z0-9_]{0,63}$`)
+
+// Secret lengths, in decoded bytes, that Standard Webhooks allows.
+const (
+	minSecretBytes = 24
+	maxSecretBytes = 64
+)
+
+// Validate reports every problem of the endpoint's definition at once
+// (errors.Join of [*FieldError]), nil when there is none. Zero Format,
+// Auth.Type and Timeout are their defaults.
+func (e Endpoint) Validate() error {
+	var errs []error
+	bad := func(field, format string, args ...any) {
+		errs = append(errs, &FieldError{Endpoint: e.Name, Field: field, Problem: fmt.Sprintf(format, args...)})
+	}
+	switch {
+	case e.Name == "":
+		bad("name", "is required")
+	case !namePattern.MatchString(e.Name):
+		bad("name", "must be lower case letters, digits and underscores, starting with a letter, at most 64 characters")
+	}
+	switch e.Kind {
+	case KindWebhook:
+	case "":
+		bad("kind", "is required: webhook")
+	default:
+		bad("kind", "%q is not supported: webhook", e.Kind)
+	}
+	validateURL(e.URL, bad)
+	validateAuth(e.Auth, bad)
+	switch e.Format {
+	case "", FormatContext, FormatCloudEventsStructured, FormatCloudEventsBinary:
+	default:
+		bad("format", "%q must be %s, %s or %s", e.Format, FormatContext, FormatCloudEventsStructured, FormatCloudEventsBinary)
+	}
+	if e.Timeout < 0 {
+		bad("timeout", "must not be negative")
+	}
+	for i, s := range e.Secrets {
+		field := fmt.Sprintf("secrets[%d]", i)
+		if !strings.HasPrefix(s, secretPrefix) {
+			bad(field, "must start with %s, as Standard Webhooks writes secrets", secretPrefix)
+			continue
+		}
+		key, err := decodeSecret(s)
+		switch {
+		case err != nil:
+			bad(field, "is not base64 after %s", secretPrefix)
+		case len(key) < minSecretBytes || len(key) > maxSecretBytes:
+			bad(field, "must decode to %d to %d bytes, not %d", minSecretBytes, maxSecretBytes, len(key))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func validateURL(raw string, bad func(field, format string, args ...any)) {
+	if raw == "" {
+		bad("url", "is required")
+		return
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		// The parser's message quotes the URL, which may hold a key.
+		bad("url", "is not a URL")
+		return
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		bad("url", "must start with https:// or http://")
+	}
+	if u.Host == "" {
+		bad("url", "has no host")
+	}
+	if u.User != nil {
+		bad("url", "must not hold a user or password: use auth")
+	}
+}
+
+func validateAuth(a Auth, bad func(field, format string, args ...any)) {
+	switch a.Type {
+	case "", AuthNone:
+		if a.Name != "" || a.Value != "" {
+			bad("auth", "type None takes no name or value")
+		}
+	case AuthHTTPHeader:
+		switch {
+		case a.Name == "":
+			bad("auth.name", "is required: the header to send")
+		case !isToken(a.Name):
+			bad("auth.name", "%q is not a valid header name", a.Name)
+		case isReservedHeader(a.Name):
+			bad("auth.name", "%q is a header bizevents sets itself", a.Name)
+		}
+		if a.Value == "" {
+			bad("auth.value", "is required")
+		} else if !isHeaderValue(a.Value) {
+			bad("auth.value", "must not hold control characters such as line breaks")
+		}
+	case AuthWebhookKey:
+		if a.Name != "" {
+			bad("auth.name", "type WebhookKey always sends the query parameter code: leave the name out")
+		}
+		if a.Value == "" {
+			bad("auth.value", "is required: the key sent as ?code=")
+		}
+	case AuthQueryString:
+		if a.Name != "" {
+			if a.Value == "" {
+				bad("auth.value", "is required")
+			}
+			break
+		}
+		q, err := url.ParseQuery(a.Value)
+		if err != nil || len(q) == 0 {
+			bad("auth.value", "with no name, must be a query string such as a=1&b=2")
+		}
+	default:
+		bad("auth.type", "%q must be None, HttpHeader, WebhookKey or HttpQueryString", a.Type)
+	}
+}
+
+// isToken reports whether s is an HTTP token (RFC 9110), as header names
+// are.
+func isToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// isHeaderValue reports whether s can be sent as a header value: no
+// control characters but tab.
+func isHeaderValue(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; (c < 0x20 && c != '\t') || c == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// isReservedHeader reports whether a header is one a delivery sets itself,
+// which an auth header must not replace.
+func isReservedHeader(name string) bool {
+	n := strings.ToLower(name)
+	switch n {
+	case "host", "content-type", "content-length", "content-encoding", "transfer-encoding", "connection",
+		"user-agent", "idempotency-key", "x-request-id", "x-ms-correlation-request-id":
+		return true
+	}
+	for _, prefix := range []string{"webhook-", "ce-", "x-bizevents-", "x-ms-dynamics-"} {
+		if strings.HasPrefix(n, prefix) {
+			return true
+		}
+	}
+	return false
+}
