@@ -38,7 +38,7 @@ func TestSolutionValidate(t *testing.T) {
 		lines := strings.Split(strings.TrimSpace(out), "\n")
 		require.Len(t, lines, 4)
 		require.Equal(t, "../../engine/solution/testdata/invalid/unknown_message/steps.yaml:3:14: "+
-			"step frob: unknown message Frobnicate: neither a table message (Create, Retrieve, RetrieveMultiple, Update, Delete, Assign) "+
+			"step frob: unknown message Frobnicate: neither a table message (Create, Retrieve, RetrieveMultiple, Update, Delete, Assign, GrantAccess, ModifyAccess, RevokeAccess) "+
 			"nor a custom API of the solution", lines[0])
 		require.Equal(t, "error [invalid_solution]: solution "+brokenDir+" does not validate: 4 problems\n", errOut)
 	})

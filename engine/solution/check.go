@@ -4,11 +4,13 @@ import (
 	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 
+	"github.com/bizevents/bizevents/engine/catalog"
 	"github.com/bizevents/bizevents/engine/customapi"
 	"github.com/bizevents/bizevents/engine/pipeline"
 	"github.com/bizevents/bizevents/engine/tables"
@@ -36,6 +38,8 @@ type model struct {
 	// solution was loaded from a folder.
 	plugins []item[PluginDef]
 	wasm    map[string][]byte
+	// catalogs holds the root catalog; more are a problem.
+	catalogs []item[CatalogDef]
 
 	// broken names the definitions that did not pass their schema and so
 	// are not checked further; references to them are not reported as
@@ -175,6 +179,8 @@ func (m *model) check(ps *problems) *Solution {
 		c.run()
 	}
 
+	m.checkCatalogs(ps, tableNames, apis, folded)
+
 	if !ps.empty() {
 		return nil
 	}
@@ -197,6 +203,9 @@ func (m *model) check(ps *problems) *Solution {
 			Hash: d.Hash, Size: d.Size, Wasm: m.wasm[d.Name]})
 	}
 	slices.SortFunc(sol.Plugins, func(a, b Plugin) int { return cmp.Compare(a.Name, b.Name) })
+	for _, it := range m.catalogs {
+		sol.Catalogs = append(sol.Catalogs, it.def.Catalog())
+	}
 	h, err := sol.hash()
 	if err != nil {
 		ps.add(origin{}, "%v", err)
@@ -234,7 +243,11 @@ func (c *stepCheck) run() {
 		case !c.tableNames[s.Table]:
 			c.add(c.at.at("table"), "table %s is not a table of the solution", s.Table)
 		case c.tables[s.Table] != nil:
-			c.columns(c.tables[s.Table].def.Table())
+			t := c.tables[s.Table].def.Table()
+			if pipeline.OwnerMessage(s.Message) && t.Ownership != tables.UserOwned {
+				c.add(c.at.at("table"), "table %s is organization-owned: its rows have no owner and are not shared, so a step on %s never runs", t.LogicalName, s.Message)
+			}
+			c.columns(t)
 		}
 		return
 	}
@@ -509,4 +522,133 @@ func (m *model) checkPlugins(ps *problems) map[string]*item[PluginDef] {
 func moduleHash(wasm []byte) string {
 	sum := sha256.Sum256(wasm)
 	return hex.EncodeToString(sum[:])
+}
+
+// checkCatalogs checks the root catalog against the other definitions: one
+// root, unique names, one level of categories, each assignment naming one
+// table or custom API of the solution that can be catalogued, once per
+// category.
+func (m *model) checkCatalogs(ps *problems, tableNames map[string]bool, apis map[string]*customapi.API, folded map[string]string) {
+	type named struct {
+		name string
+		at   origin
+	}
+	names := map[string]named{} // lower case → first use; names are case-insensitive
+	claim := func(what, name string, at origin) {
+		if !customapi.ValidName(name) {
+			ps.add(at, "%s %q: a unique name is letters, digits and underscores, starting with a letter", what, name)
+		}
+		lower := strings.ToLower(name)
+		switch first, ok := names[lower]; {
+		case ok && first.name == name:
+			ps.add(at, "%s %s: unique name defined twice%s", what, name, paren("first at ", first.at))
+		case ok:
+			ps.add(at, "%s %s: unique names are case-insensitive, and %s is defined too%s", what, name, first.name, paren("at ", first.at))
+		default:
+			names[lower] = named{name, at}
+		}
+	}
+	var root *item[CatalogDef]
+	for i := range m.catalogs {
+		it := &m.catalogs[i]
+		c := it.def
+		nameAt := it.at.at("uniqueName")
+		if root != nil {
+			ps.add(nameAt, "catalog %s: a second root catalog: a solution has one, %s%s; make %s a category of it",
+				c.UniqueName, root.def.UniqueName, paren("", root.at.at("uniqueName")), c.UniqueName)
+		} else {
+			root = it
+		}
+		claim("catalog", c.UniqueName, nameAt)
+		if strings.TrimSpace(c.DisplayName) == "" {
+			ps.add(it.at, "catalog %s: a display name is needed: discovery shows it", c.UniqueName)
+		}
+		for j, cat := range c.Categories {
+			catAt := it.at.at("categories", strconv.Itoa(j))
+			what := "catalog " + c.UniqueName + ": category"
+			claim(what, cat.UniqueName, catAt.at("uniqueName"))
+			where := fmt.Sprintf("catalog %s: category %s: ", c.UniqueName, cat.UniqueName)
+			if strings.TrimSpace(cat.DisplayName) == "" {
+				ps.add(catAt, "%sa display name is needed: discovery shows it", where)
+			}
+			for k, sub := range cat.Categories {
+				ps.add(catAt.at("categories", strconv.Itoa(k)), "%scategories are one level deep: category %s cannot be in a category; move it up to catalog %s's categories",
+					where, sub.UniqueName, c.UniqueName)
+			}
+			seen := map[catalog.Assignment]origin{}
+			for k, as := range cat.Assignments {
+				at := catAt.at("assignments", strconv.Itoa(k))
+				m.checkAssignment(ps, where, k, as, at, seen, tableNames, apis, folded)
+			}
+		}
+	}
+}
+
+// checkAssignment checks one assignment of a category; where prefixes the
+// messages ("catalog c: category x: ").
+func (m *model) checkAssignment(ps *problems, where string, k int, as AssignmentDef, at origin, seen map[catalog.Assignment]origin,
+	tableNames map[string]bool, apis map[string]*customapi.API, folded map[string]string) {
+	var set []string
+	if as.Table != "" {
+		set = append(set, "table "+as.Table)
+	}
+	if as.CustomAPI != "" {
+		set = append(set, "custom API "+as.CustomAPI)
+	}
+	if as.Flow != "" {
+		ps.add(at.at("flow"), "%sassignment #%d: flow %s: flow-defined actions cannot be catalogued yet (flows are not supported); leave it out",
+			where, k+1, as.Flow)
+		if len(set) == 0 {
+			return
+		}
+	}
+	switch len(set) {
+	case 0:
+		ps.add(at, "%sassignment #%d names nothing: set table (a table of the solution) or customApi (one of its custom APIs)", where, k+1)
+		return
+	case 2:
+		ps.add(at, "%sassignment #%d names %s and %s: an assignment puts one item in the category; write one assignment for each", where, k+1, set[0], set[1])
+		return
+	}
+	key := catalog.Assignment{Table: as.Table, CustomAPI: as.CustomAPI}
+	itemAt := at.at("table")
+	if as.CustomAPI != "" {
+		itemAt = at.at("customApi")
+	}
+	if first, ok := seen[key]; ok {
+		ps.add(itemAt, "%s%s is assigned twice%s", where, key, paren("first at ", first))
+		return
+	}
+	seen[key] = itemAt
+	if as.Table != "" {
+		if !tableNames[as.Table] {
+			ps.add(itemAt, "%stable %s is not a table of the solution", where, as.Table)
+		}
+		return
+	}
+	a := apis[as.CustomAPI]
+	if a == nil {
+		if m.broken["customApis"][as.CustomAPI] {
+			return
+		}
+		hint := ""
+		if name, ok := folded[strings.ToLower(as.CustomAPI)]; ok {
+			hint = "; did you mean " + name + "?"
+		}
+		ps.add(itemAt, "%scustom API %s is not a custom API of the solution%s", where, as.CustomAPI, hint)
+		return
+	}
+	if err := catalog.Catalogable(a); err != nil {
+		ps.add(itemAt, "%scustom API %s %v", where, a.UniqueName, err)
+	}
+}
+
+// paren words a second place a message points at, " (first at
+// file:line:column)"; nothing for a decoded definition, which has no
+// places.
+func paren(words string, o origin) string {
+	if o.node == nil {
+		return ""
+	}
+	return " (" + words + o.String() + ")"
 }

@@ -1,6 +1,7 @@
 package solution
 
 import (
+	"github.com/bizevents/bizevents/engine/catalog"
 	"github.com/bizevents/bizevents/engine/customapi"
 	"github.com/bizevents/bizevents/engine/pipeline"
 	"github.com/bizevents/bizevents/engine/tables"
@@ -14,7 +15,9 @@ import (
 // The Definition of a loaded [Solution] is normalized: defaults are filled
 // in (WithDefaults), stages are numbers, and tables, custom APIs and steps
 // are sorted by name, so that two folders that define the same things have
-// the same Definition and the same [Solution.Hash].
+// the same Definition and the same [Solution.Hash]. A catalog's categories
+// and assignments keep the order they are written in: discovery shows them
+// so.
 type Definition struct {
 	Name        string         `json:"name" yaml:"name"`
 	DisplayName string         `json:"displayName,omitempty" yaml:"displayName"`
@@ -25,6 +28,60 @@ type Definition struct {
 	CustomAPIs  []CustomAPIDef `json:"customApis,omitempty" yaml:"customApis"`
 	Steps       []StepDef      `json:"steps,omitempty" yaml:"steps"`
 	Plugins     []PluginDef    `json:"plugins,omitempty" yaml:"plugins"`
+	Catalogs    []CatalogDef   `json:"catalogs,omitempty" yaml:"catalogs"`
+}
+
+// CatalogDef is a [catalog.Catalog] as written in a solution file: the
+// solution's root catalog.
+type CatalogDef struct {
+	UniqueName  string        `json:"uniqueName" yaml:"uniqueName"`
+	DisplayName string        `json:"displayName" yaml:"displayName"`
+	Description string        `json:"description,omitempty" yaml:"description"`
+	Categories  []CategoryDef `json:"categories,omitempty" yaml:"categories"`
+}
+
+// CategoryDef is a [catalog.Category] as written in a solution file.
+// Categories is there to be refused: categories are one level deep.
+type CategoryDef struct {
+	UniqueName  string          `json:"uniqueName" yaml:"uniqueName"`
+	DisplayName string          `json:"displayName" yaml:"displayName"`
+	Description string          `json:"description,omitempty" yaml:"description"`
+	Assignments []AssignmentDef `json:"assignments,omitempty" yaml:"assignments"`
+	Categories  []CategoryDef   `json:"categories,omitempty" yaml:"categories"`
+}
+
+// AssignmentDef is a [catalog.Assignment] as written in a solution file.
+// Flow is reserved for flow-defined actions, which are not supported yet:
+// it is refused.
+type AssignmentDef struct {
+	Table     string `json:"table,omitempty" yaml:"table"`
+	CustomAPI string `json:"customApi,omitempty" yaml:"customApi"`
+	Flow      string `json:"flow,omitempty" yaml:"flow"`
+}
+
+// Catalog returns the catalog defined.
+func (d CatalogDef) Catalog() catalog.Catalog {
+	c := catalog.Catalog{UniqueName: d.UniqueName, DisplayName: d.DisplayName, Description: d.Description}
+	for _, cat := range d.Categories {
+		cc := catalog.Category{UniqueName: cat.UniqueName, DisplayName: cat.DisplayName, Description: cat.Description}
+		for _, a := range cat.Assignments {
+			cc.Assignments = append(cc.Assignments, catalog.Assignment{Table: a.Table, CustomAPI: a.CustomAPI})
+		}
+		c.Categories = append(c.Categories, cc)
+	}
+	return c
+}
+
+func catalogDef(c catalog.Catalog) CatalogDef {
+	d := CatalogDef{UniqueName: c.UniqueName, DisplayName: c.DisplayName, Description: c.Description}
+	for _, cat := range c.Categories {
+		cd := CategoryDef{UniqueName: cat.UniqueName, DisplayName: cat.DisplayName, Description: cat.Description}
+		for _, a := range cat.Assignments {
+			cd.Assignments = append(cd.Assignments, AssignmentDef{Table: a.Table, CustomAPI: a.CustomAPI})
+		}
+		d.Categories = append(d.Categories, cd)
+	}
+	return d
 }
 
 // PluginDef is a [Plugin] as written in a solution file. Hash and Size are

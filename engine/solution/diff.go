@@ -22,9 +22,10 @@ const (
 type Change struct {
 	Kind ChangeKind `json:"kind"`
 	// What is the kind of definition: "solution", "table", "column",
-	// "custom API", "step" or "plugin".
+	// "custom API", "step", "plugin", "catalog" or "category".
 	What string `json:"what"`
-	// Name names the definition; a column as table.column.
+	// Name names the definition; a column as table.column, a category as
+	// catalog/category.
 	Name string `json:"name"`
 	// Details lists what changed, by key, with the old and new value of a
 	// scalar: `type: "money" → "decimal"`.
@@ -49,7 +50,8 @@ func (c Change) String() string {
 
 // Changes is what an import of a new version of a solution changes: the
 // solution's manifest, then tables (each followed by its columns), custom
-// APIs and steps, each sorted by name.
+// APIs, steps, plugins and catalogs (each followed by its categories),
+// each sorted by name.
 type Changes []Change
 
 // Warnings returns the changes that have a warning.
@@ -120,7 +122,72 @@ func Diff(old, new *Solution) Changes {
 				cs = append(cs, Change{Kind: Changed, What: "plugin", Name: b.Name, Details: d})
 			}
 		}, nil)
+	diffLists(&cs, "catalog", o.Catalogs, n.Catalogs, func(c CatalogDef) string { return c.UniqueName },
+		func(a, b CatalogDef) {
+			ca, cb := a.Categories, b.Categories
+			a.Categories, b.Categories = nil, nil
+			if d := fieldDiff(a, b); len(d) > 0 {
+				cs = append(cs, Change{Kind: Changed, What: "catalog", Name: b.UniqueName, Details: d})
+			}
+			diffCategories(&cs, b.UniqueName, ca, cb)
+		}, nil)
 	return cs
+}
+
+func diffCategories(cs *Changes, catalog string, old, new []CategoryDef) {
+	diffLists(cs, "category", old, new, func(c CategoryDef) string { return c.UniqueName },
+		func(a, b CategoryDef) {
+			aa, ab := a.Assignments, b.Assignments
+			a.Assignments, b.Assignments = nil, nil
+			d := fieldDiff(a, b)
+			if ad := assignmentsDiff(aa, ab); ad != "" {
+				d = append(d, ad)
+			}
+			if len(d) > 0 {
+				*cs = append(*cs, Change{Kind: Changed, What: "category", Name: catalog + "/" + b.UniqueName, Details: d})
+			}
+		},
+		func(c *Change, cat CategoryDef) { c.Name = catalog + "/" + cat.UniqueName })
+}
+
+// assignmentsDiff words how a category's assignments changed:
+// "assignments: added table account; removed custom API contoso_X", or
+// "assignments: reordered"; "" when they did not.
+func assignmentsDiff(old, new []AssignmentDef) string {
+	name := func(a AssignmentDef) string {
+		switch {
+		case a.Table != "":
+			return "table " + a.Table
+		case a.CustomAPI != "":
+			return "custom API " + a.CustomAPI
+		}
+		return "flow " + a.Flow
+	}
+	var o, n []string
+	for _, a := range old {
+		o = append(o, name(a))
+	}
+	for _, a := range new {
+		n = append(n, name(a))
+	}
+	if slices.Equal(o, n) {
+		return ""
+	}
+	var parts []string
+	for _, x := range n {
+		if !slices.Contains(o, x) {
+			parts = append(parts, "added "+x)
+		}
+	}
+	for _, x := range o {
+		if !slices.Contains(n, x) {
+			parts = append(parts, "removed "+x)
+		}
+	}
+	if len(parts) == 0 {
+		return "assignments: reordered"
+	}
+	return "assignments: " + strings.Join(parts, ", ")
 }
 
 func diffColumns(cs *Changes, table string, old, new []ColumnDef) {

@@ -1,6 +1,6 @@
 // Package solution loads and checks solutions: folders of YAML files that
-// define tables, custom APIs (custom events) and steps, as Dataverse
-// solutions do.
+// define tables, custom APIs (custom events), steps, plugin modules and a
+// catalog of the solution's events, as Dataverse solutions do.
 //
 // A solution folder holds a solution.yaml, the manifest:
 //
@@ -33,6 +33,15 @@
 //	    mode: async
 //	    filteringColumns: [revenue]
 //	    endpoint: erp
+//	catalogs:                         # the root catalog, one at most
+//	  - uniqueName: contoso_customers
+//	    displayName: Contoso Customer Management
+//	    categories:                   # one level deep
+//	      - uniqueName: contoso_customer_events
+//	        displayName: Customer events
+//	        assignments:
+//	          - table: contact
+//	          - customApi: contoso_CustomerPurchase
 //
 // The keys are those of [Definition]'s types; schemas/ has their JSON
 // Schemas, which editors use to complete and check the files. Unknown keys
@@ -42,5 +51,6 @@
 // file, line and column, in an *[Error] (code invalid_solution). A loaded
 // [Solution] has a content [Solution.Hash] and encodes to a [Definition]
 // ([Encode], [Decode]), which a solution import stores in the event log.
-// [Diff] lists what an import of a new version changes.
+// [Diff] lists what an import of a new version changes. [Catalogs] gives
+// the imported solutions' catalogs with their events (package catalog).
 package solution

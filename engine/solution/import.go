@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/bizevents/bizevents/engine/catalog"
 	"github.com/bizevents/bizevents/engine/customapi"
 	"github.com/bizevents/bizevents/engine/errcode"
 	"github.com/bizevents/bizevents/engine/eventlog"
@@ -214,24 +215,57 @@ func loadAll(ctx context.Context, q storage.Querier) ([]*Solution, map[string]in
 }
 
 // Merge builds the engine's definitions from several solutions. Two
-// solutions may not ship plugins of the same name.
+// solutions may not ship plugins of the same name, nor use the same unique
+// name for a catalog or a category.
 func Merge(sols []*Solution) (*pipeline.Definitions, error) {
+	defs, _, err := merge(sols)
+	return defs, err
+}
+
+// Catalogs returns the catalogs of the solutions imported in q's database,
+// with the events they expose, as discovery shows them.
+func Catalogs(ctx context.Context, q storage.Querier) (*catalog.Index, error) {
+	all, err := Imported(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	_, x, err := merge(all)
+	if err != nil {
+		return nil, fmt.Errorf("catalogs: %w", err)
+	}
+	return x, nil
+}
+
+// merge builds the definitions and the catalogs of several solutions.
+func merge(sols []*Solution) (*pipeline.Definitions, *catalog.Index, error) {
 	var ts []tables.Table
 	var apis []customapi.API
 	var steps []pipeline.Step
+	var cats []catalog.Entry
 	shippedBy := map[string]string{}
 	for _, s := range sols {
 		for _, p := range s.Plugins {
 			if other, ok := shippedBy[p.Name]; ok {
-				return nil, fmt.Errorf("plugin %s is shipped by solutions %s and %s", p.Name, other, s.Name)
+				return nil, nil, fmt.Errorf("plugin %s is shipped by solutions %s and %s", p.Name, other, s.Name)
 			}
 			shippedBy[p.Name] = s.Name
 		}
 		ts = append(ts, s.Tables...)
 		apis = append(apis, s.CustomAPIs...)
 		steps = append(steps, s.Steps...)
+		for _, c := range s.Catalogs {
+			cats = append(cats, catalog.Entry{Solution: s.Name, Catalog: c})
+		}
 	}
-	return pipeline.NewDefinitions(ts, apis, steps)
+	defs, err := pipeline.NewDefinitions(ts, apis, steps)
+	if err != nil {
+		return nil, nil, err
+	}
+	x, err := catalog.Build(cats, defs)
+	if err != nil {
+		return nil, nil, err
+	}
+	return defs, x, nil
 }
 
 // PluginHost runs the plugin modules of the imported solutions; package

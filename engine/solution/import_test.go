@@ -209,3 +209,43 @@ func (h *recordingHost) Sync(ctx context.Context, want map[string]string, fetch 
 	}
 	return nil
 }
+
+func TestImportCatalogs(t *testing.T) {
+	t.Parallel()
+	storagetest.ForEach(t, func(t *testing.T, open storagetest.Opener) {
+		ctx := context.Background()
+		db := open(t, append(append([]storage.Migration{}, tables.Migrations...), solution.Migrations...)...)
+		x, err := solution.Catalogs(ctx, db)
+		require.NoError(t, err)
+		require.Empty(t, x.Catalogs(), "nothing imported")
+
+		contoso, err := solution.Load(filepath.Join("..", "..", "examples", "contoso"))
+		require.NoError(t, err)
+		_, err = solution.Import(ctx, db, contoso, pipeline.Caller{})
+		require.NoError(t, err)
+		x, err = solution.Catalogs(ctx, db)
+		require.NoError(t, err)
+		require.Len(t, x.Catalogs(), 1)
+		require.Equal(t, "contoso_customers", x.Catalogs()[0].Solution)
+		ev, err := x.Event("contoso_customers", "contact.GrantAccess")
+		require.NoError(t, err)
+		require.Equal(t, []string{"contoso_customer_events"}, ev.Categories)
+
+		// Unique names are unique across the imported solutions' catalogs and categories.
+		for _, tt := range []struct{ name, catalogs, want string }{
+			{"catalog", `[{"uniqueName":"contoso_customers","displayName":"Mine"}]`,
+				"catalog contoso_customers of solution other: unique name contoso_customers is taken by catalog contoso_customers of solution contoso_customers"},
+			{"category", `[{"uniqueName":"other_root","displayName":"Mine","categories":[{"uniqueName":"Contoso_External_Events","displayName":"X"}]}]`,
+				"unique name Contoso_External_Events is taken by category contoso_external_events"},
+		} {
+			other, err := solution.Decode([]byte(`{"name":"other","version":"1.0","tables":[{"logicalName":"other_thing","pluralName":"other_things"}],"catalogs":` + tt.catalogs + `}`))
+			require.NoError(t, err, tt.name)
+			_, err = solution.Import(ctx, db, other, pipeline.Caller{})
+			require.Equal(t, errcode.InvalidSolution, errcode.Of(err), tt.name)
+			require.ErrorContains(t, err, tt.want, tt.name)
+		}
+		all, err := solution.Imported(ctx, db)
+		require.NoError(t, err)
+		require.Len(t, all, 1)
+	})
+}

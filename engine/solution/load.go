@@ -44,6 +44,7 @@ func sections() []section {
 			return adder(func(m *model) *[]item[StepDef] { return &m.steps })(m, n, at)
 		}},
 		{key: "plugins", nameKey: "name", add: adder(func(m *model) *[]item[PluginDef] { return &m.plugins })},
+		{key: "catalogs", nameKey: "uniqueName", add: adder(func(m *model) *[]item[CatalogDef] { return &m.catalogs })},
 	}
 }
 
@@ -79,7 +80,9 @@ func numberStage(step *yaml.Node) {
 // JSON Schema (package schemas), then the definitions are checked together:
 // each one's Validate, names defined twice, references to unknown tables,
 // messages or custom APIs, steps that their custom API does not allow,
-// filtering and image columns that their table does not have.
+// filtering and image columns that their table does not have, catalog
+// assignments of items the solution does not have or that cannot be
+// catalogued.
 //
 // Every problem found is returned at once in an *[Error], with the file,
 // line and column it is about; its code is invalid_solution. When a file is

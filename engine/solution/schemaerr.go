@@ -193,7 +193,17 @@ func locationWords(root *yaml.Node, loc []string) (ctx, prop string) {
 			if idx, err := strconv.Atoi(loc[i+1]); err == nil {
 				name = "#" + strconv.Itoa(idx+1)
 			}
-			if _, v := mapEntry(el, nameKey); v != nil {
+			if nameKey == "" {
+				// An assignment is named by its item: "assignment table contact".
+				for _, k := range []string{"table", "customApi", "flow"} {
+					if _, v := mapEntry(el, k); v != nil {
+						if v = resolve(v); v.Kind == yaml.ScalarNode && v.Value != "" {
+							name = labelWords(k) + " " + v.Value
+							break
+						}
+					}
+				}
+			} else if _, v := mapEntry(el, nameKey); v != nil {
 				if v = resolve(v); v.Kind == yaml.ScalarNode && v.Value != "" {
 					name = v.Value
 				}
@@ -214,8 +224,17 @@ func locationWords(root *yaml.Node, loc []string) (ctx, prop string) {
 	return ctx, strings.Join(props, ".")
 }
 
+// labelWords names an assignment's item key in messages.
+func labelWords(key string) string {
+	if key == "customApi" {
+		return "custom API"
+	}
+	return key
+}
+
 // label tells what the items of the list under key are called in messages
-// and which of their keys names them.
+// and which of their keys names them; "" for an assignment, named by its
+// item.
 func label(key string) (what, nameKey string, ok bool) {
 	switch key {
 	case "tables":
@@ -234,6 +253,12 @@ func label(key string) (what, nameKey string, ok bool) {
 		return "step", "name", true
 	case "plugins":
 		return "plugin", "name", true
+	case "catalogs":
+		return "catalog", "uniqueName", true
+	case "categories":
+		return "category", "uniqueName", true
+	case "assignments":
+		return "assignment", "", true
 	case "preImages":
 		return "pre image", "name", true
 	case "postImages":

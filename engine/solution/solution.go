@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/bizevents/bizevents/engine/catalog"
 	"github.com/bizevents/bizevents/engine/customapi"
 	"github.com/bizevents/bizevents/engine/pipeline"
 	"github.com/bizevents/bizevents/engine/tables"
@@ -33,6 +34,9 @@ type Solution struct {
 	Steps []pipeline.Step
 	// Plugins are the plugin modules the solution ships, sorted by name.
 	Plugins []Plugin
+	// Catalogs holds the solution's root catalog, if it has one: at most
+	// one.
+	Catalogs []catalog.Catalog
 
 	// Hash is the hex SHA-256 of the solution's normalized [Definition] as
 	// JSON: the same for two folders that define the same things, however
@@ -63,6 +67,9 @@ func (s *Solution) Definition() Definition {
 	}
 	for _, p := range s.Plugins {
 		d.Plugins = append(d.Plugins, PluginDef{Name: p.Name, Description: p.Description, File: p.File, Source: p.Source, Hash: p.Hash, Size: p.Size})
+	}
+	for _, c := range s.Catalogs {
+		d.Catalogs = append(d.Catalogs, catalogDef(c))
 	}
 	return d
 }
@@ -141,6 +148,9 @@ func Decode(data []byte) (*Solution, error) {
 	}
 	for _, p := range d.Plugins {
 		m.plugins = append(m.plugins, item[PluginDef]{def: p})
+	}
+	for _, c := range d.Catalogs {
+		m.catalogs = append(m.catalogs, item[CatalogDef]{def: c})
 	}
 	var ps problems
 	s := m.check(&ps)

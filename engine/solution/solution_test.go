@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/bizevents/bizevents/engine/catalog"
 	"github.com/bizevents/bizevents/engine/customapi"
 	"github.com/bizevents/bizevents/engine/errcode"
 	"github.com/bizevents/bizevents/engine/pipeline"
@@ -30,6 +31,26 @@ const contosoDir = "../../examples/contoso"
 func TestLoadInvalid(t *testing.T) {
 	t.Parallel()
 	must := map[string][]string{
+		"catalogs": {
+			"catalog.yaml:9:20: catalog test_catalog: category test_events: table contct is not a table of the solution",
+			"catalog.yaml:11:24: catalog test_catalog: category test_events: custom API test_purchase is not a custom API of the solution; did you mean test_Purchase?",
+			"catalog.yaml:12:24: catalog test_catalog: category test_events: custom API test_Lookup is a function: only actions can be catalogued",
+			"catalog.yaml:13:24: catalog test_catalog: category test_events: custom API test_Secret is private (isPrivate)",
+			"catalog.yaml:14:20: catalog test_catalog: category test_events: table contact is assigned twice (first at catalog.yaml:8:20)",
+			"catalog.yaml:15:13: catalog test_catalog: category test_events: assignment #8 names table store and custom API test_Purchase",
+			"catalog.yaml:17:19: catalog test_catalog: category test_events: assignment #9: flow test_Approve: flow-defined actions cannot be catalogued yet",
+			"catalog.yaml:18:13: catalog test_catalog: category test_events: assignment #10 names nothing",
+			"catalog.yaml:20:13: catalog test_catalog: category test_events: categories are one level deep: category test_nested cannot be in a category",
+			"catalog.yaml:22:21: catalog test_catalog: category Test_Events: unique names are case-insensitive, and test_events is defined too (at catalog.yaml:5:21)",
+			"catalog.yaml:24:21: catalog test_catalog: category test_catalog: unique name defined twice (first at catalog.yaml:2:17)",
+			"more-catalogs.yaml:2:17: catalog test_second: a second root catalog: a solution has one, test_catalog (catalog.yaml:2:17)",
+		},
+		"catalog_keys": {
+			`catalog.yaml:2:5: catalog test_catalog: missing key "displayName"`,
+			`catalog.yaml:4:21: catalog test_catalog: category bad-name: uniqueName "bad-name" must be letters, digits and underscores`,
+			`catalog.yaml:7:13: catalog test_catalog: category bad-name: assignment #1: unknown key "tabel" (want one of customApi, flow, table)`,
+			`catalog.yaml:8:20: catalog test_catalog: category bad-name: assignment table Contact: table "Contact" must be lower case`,
+		},
 		"duplicate_names": {
 			"more-tables.yaml:2:18: table account: defined twice (first at accounts.yaml:2:18)",
 			"more-tables.yaml:5:17: table customer: plural name accounts is taken by table account",
@@ -67,7 +88,7 @@ func TestLoadInvalid(t *testing.T) {
 		"unknown_column_type":  {`tables.yaml:7:15: table account: column amount: unknown type "monee" (want one of string, integer,`},
 		"unknown_key": {
 			`tables.yaml:12:9: table contact: column lastname: unknown key "lenght"`,
-			`flows.yaml:1:1: unknown key "flows" (want one of customApis, plugins, steps, tables)`,
+			`flows.yaml:1:1: unknown key "flows" (want one of catalogs, customApis, plugins, steps, tables)`,
 		},
 		"unknown_message": {"steps.yaml:3:14: step frob: unknown message Frobnicate"},
 		"wrong_type":      {`tables.yaml:7:20: table account: column name: maxLength: want an integer, got a string "ten"`},
@@ -123,9 +144,22 @@ func TestLoadContoso(t *testing.T) {
 	require.Equal(t, "Contoso Customer Management", s.DisplayName)
 	require.Equal(t, "1.0.0", s.Version)
 	require.Equal(t, "contoso", s.Publisher)
-	require.Equal(t, 6, s.Files)
+	require.Equal(t, 7, s.Files)
 	require.Len(t, s.Hash, 64)
 	require.Empty(t, s.Steps)
+
+	require.Len(t, s.Catalogs, 1)
+	root := s.Catalogs[0]
+	require.Equal(t, "contoso_customers", root.UniqueName)
+	require.Equal(t, "Contoso Customer Management", root.DisplayName)
+	require.Len(t, root.Categories, 2)
+	require.Equal(t, "contoso_customer_events", root.Categories[0].UniqueName)
+	require.Equal(t, []catalog.Assignment{
+		{CustomAPI: "contoso_EnteredStore"}, {CustomAPI: "contoso_VisitWebSite"}, {CustomAPI: "contoso_PurchaseProduct"},
+		{CustomAPI: "contoso_ReturnProduct"}, {Table: "contact"}, {Table: "account"},
+	}, root.Categories[0].Assignments, "in the order written")
+	require.Equal(t, "contoso_external_events", root.Categories[1].UniqueName)
+	require.Equal(t, []catalog.Assignment{{CustomAPI: "contoso_CustomerPurchase"}, {CustomAPI: "contoso_VendorPaymentPosted"}}, root.Categories[1].Assignments)
 
 	var names []string
 	for _, tb := range s.Tables {
@@ -236,10 +270,11 @@ func TestHashStable(t *testing.T) {
 		writeYAML(t, filepath.Join(dir, "apis", string(rune('f'-i))+".yaml"), map[string]any{"customApis": []*yaml.Node{a}})
 	}
 	writeYAML(t, filepath.Join(dir, "solution.yaml"), readYAML(t, filepath.Join(contosoDir, "solution.yaml")))
+	writeYAML(t, filepath.Join(dir, "discovery", "root.yml"), readYAML(t, filepath.Join(contosoDir, "catalog.yaml")))
 
 	moved, err := solution.Load(dir)
 	require.NoError(t, err)
-	require.Equal(t, 8, moved.Files)
+	require.Equal(t, 9, moved.Files)
 	require.Equal(t, orig.Hash, moved.Hash)
 	moved.Files = orig.Files
 	require.Equal(t, orig, moved)
@@ -318,6 +353,15 @@ func TestDecodeInvalid(t *testing.T) {
 			"step s: unknown message Nope"},
 		{"LookupTarget", `{"name":"x","version":"1.0","tables":[{"logicalName":"a","pluralName":"as","columns":[{"logicalName":"b","type":"lookup","target":"c"}]}]}`,
 			"table a: column b: lookup target c is not a table"},
+		{"CatalogFunction", `{"name":"x","version":"1.0","customApis":[{"uniqueName":"x_F","isFunction":true}],
+			"catalogs":[{"uniqueName":"x_c","displayName":"C","categories":[{"uniqueName":"x_k","displayName":"K","assignments":[{"customApi":"x_F"}]}]}]}`,
+			"catalog x_c: category x_k: custom API x_F is a function: only actions can be catalogued"},
+		{"CatalogFlow", `{"name":"x","version":"1.0","catalogs":[{"uniqueName":"x_c","displayName":"C","categories":[{"uniqueName":"x_k","displayName":"K","assignments":[{"flow":"x_f"}]}]}]}`,
+			"assignment #1: flow x_f: flow-defined actions cannot be catalogued yet"},
+		{"CatalogName", `{"name":"x","version":"1.0","catalogs":[{"uniqueName":"x c","displayName":""}]}`,
+			`catalog "x c": a unique name is letters, digits and underscores`},
+		{"TwoRoots", `{"name":"x","version":"1.0","catalogs":[{"uniqueName":"x_a","displayName":"A"},{"uniqueName":"x_b","displayName":"B"}]}`,
+			"catalog x_b: a second root catalog: a solution has one, x_a; make x_b a category of it"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
@@ -409,4 +453,34 @@ func writeYAML(t *testing.T, path string, v any) {
 	require.NoError(t, enc.Encode(v))
 	require.NoError(t, enc.Close())
 	require.NoError(t, f.Close())
+}
+
+func TestDiffCatalogs(t *testing.T) {
+	t.Parallel()
+	old, err := solution.Load(contosoDir)
+	require.NoError(t, err)
+	data, err := solution.Encode(old)
+	require.NoError(t, err)
+	next, err := solution.Decode(data)
+	require.NoError(t, err)
+
+	root := &next.Catalogs[0]
+	root.DisplayName = "Contoso"
+	events := &root.Categories[0]
+	events.Assignments = slices.DeleteFunc(events.Assignments, func(a catalog.Assignment) bool { return a.Table == "account" })
+	events.Assignments = append(events.Assignments, catalog.Assignment{Table: "membership"})
+	external := &root.Categories[1]
+	external.Assignments[0], external.Assignments[1] = external.Assignments[1], external.Assignments[0]
+	root.Categories = append(root.Categories, catalog.Category{UniqueName: "contoso_loyalty", DisplayName: "Loyalty"})
+
+	require.Equal(t, strings.Join([]string{
+		`changed catalog contoso_customers: displayName: "Contoso Customer Management" → "Contoso"`,
+		"changed category contoso_customers/contoso_customer_events: assignments: added table membership, removed table account",
+		"changed category contoso_customers/contoso_external_events: assignments: reordered",
+		"added category contoso_customers/contoso_loyalty",
+	}, "\n"), solution.Diff(old, next).String())
+
+	gone := solution.Diff(old, &solution.Solution{Name: old.Name, DisplayName: old.DisplayName, Version: old.Version, Publisher: old.Publisher, Description: old.Description,
+		Tables: old.Tables, CustomAPIs: old.CustomAPIs})
+	require.Equal(t, "removed catalog contoso_customers", gone.String())
 }
