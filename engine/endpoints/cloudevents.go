@@ -103,25 +103,26 @@ func cloudEventSource(c *ExecutionContext) string {
 	return "/bizevents/" + url.PathEscape(env) + "/" + url.PathEscape(sol)
 }
 
-// headers maps the envelope's attributes to ce-* headers.
+// headers maps the envelope's attributes to ce-* headers, named in
+// canonical form (Ce-Id).
 func (ce *CloudEvent) headers(set func(name, value string)) {
-	set("ce-specversion", ce.SpecVersion)
-	set("ce-id", headerValue(ce.ID))
-	set("ce-source", headerValue(ce.Source))
-	set("ce-type", headerValue(ce.Type))
+	set("Ce-Specversion", ce.SpecVersion)
+	set("Ce-Id", headerValue(ce.ID))
+	set("Ce-Source", headerValue(ce.Source))
+	set("Ce-Type", headerValue(ce.Type))
 	if ce.Subject != "" {
-		set("ce-subject", headerValue(ce.Subject))
+		set("Ce-Subject", headerValue(ce.Subject))
 	}
-	set("ce-time", ce.Time)
-	set("ce-dataschema", headerValue(ce.DataSchema))
+	set("Ce-Time", ce.Time)
+	set("Ce-Dataschema", headerValue(ce.DataSchema))
 	if ce.CorrelationID != "" {
-		set("ce-correlationid", headerValue(ce.CorrelationID))
+		set("Ce-Correlationid", headerValue(ce.CorrelationID))
 	}
 	if ce.Position != "" {
-		set("ce-position", ce.Position)
+		set("Ce-Position", ce.Position)
 	}
 	if ce.Replay {
-		set("ce-bizeventsreplay", "true")
+		set("Ce-Bizeventsreplay", "true")
 	}
 }
 

@@ -218,7 +218,7 @@ func (w *Webhook) Deliver(ctx context.Context, e Endpoint, d Delivery) Attempt {
 func (w *Webhook) request(ctx context.Context, e *Endpoint, d *Delivery) (*http.Request, error) {
 	c := sendable(d.Context, d.ID)
 	var (
-		body []byte
+		body = make([]byte, 0, sizeHint(c))
 		ce   *CloudEvent
 		err  error
 	)
@@ -226,31 +226,39 @@ func (w *Webhook) request(ctx context.Context, e *Endpoint, d *Delivery) (*http.
 	switch e.Format {
 	case FormatCloudEventsStructured:
 		contentType = ContentTypeCloudEvents
-		body, err = marshal(newCloudEvent(d.ID, c, d.Replay))
+		body, err = appendCloudEvent(body, newCloudEvent(d.ID, c, d.Replay))
 	case FormatCloudEventsBinary:
 		ce = newCloudEvent(d.ID, c, d.Replay)
-		body, err = marshal(c)
+		body, err = appendContext(body, c)
 	default:
-		body, err = marshal(c)
+		body, err = appendContext(body, c)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("encode the execution context: %w", err)
+		return nil, fmt.Errorf("%w: encode the execution context: %v", ErrInvalidDelivery, err)
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, targetURL(e), bytes.NewReader(body))
 	if err != nil {
 		// Not err: its message quotes the URL, which may hold a key.
 		return nil, &FieldError{Endpoint: e.Name, Field: "url", Problem: "is not a URL"}
 	}
-	h := req.Header
-	h.Set("Content-Type", contentType)
-	h.Set("User-Agent", w.userAgent)
+	// Headers go straight into the map under their canonical names, values
+	// sharing one array: Header.Set would canonicalize and allocate each.
+	h := make(http.Header, 20)
+	vals := make([]string, 0, 20)
+	set := func(k, v string) {
+		vals = append(vals, v)
+		n := len(vals)
+		h[k] = vals[n-1 : n : n]
+	}
+	set("Content-Type", contentType)
+	set("User-Agent", w.userAgent)
 	// The delivery is idempotent by design (receivers deduplicate on its
 	// id); saying so lets net/http resend it on a pooled connection the
 	// server had closed, instead of failing the attempt.
-	h.Set("Idempotency-Key", d.ID)
+	set("Idempotency-Key", d.ID)
 	ts := strconv.FormatInt(w.now().Unix(), 10)
-	h.Set(HeaderWebhookID, d.ID)
-	h.Set(HeaderWebhookTimestamp, ts)
+	set("Webhook-Id", d.ID)
+	set("Webhook-Timestamp", ts)
 	if len(e.Secrets) > 0 {
 		keys := make([][]byte, len(e.Secrets))
 		for i, s := range e.Secrets {
@@ -258,47 +266,50 @@ func (w *Webhook) request(ctx context.Context, e *Endpoint, d *Delivery) (*http.
 				return nil, err // Validate checked: unreachable
 			}
 		}
-		h.Set(HeaderWebhookSignature, signKeys(keys, d.ID, ts, body))
+		set("Webhook-Signature", signKeys(keys, d.ID, ts, body))
 	}
-	h.Set(HeaderAttempt, strconv.Itoa(max(d.Attempt, 1)))
+	set(HeaderAttempt, strconv.Itoa(max(d.Attempt, 1)))
 	if d.Replay {
-		h.Set(HeaderReplay, "true")
+		set(HeaderReplay, "true")
 	}
 	switch e.Format {
 	case FormatCloudEventsBinary:
-		ce.headers(h.Set)
+		ce.headers(set)
 	case FormatContext:
 		// The headers Dataverse sends with its webhooks.
-		h.Set("X-Request-Id", headerValue(c.RequestID))
-		h.Set("X-Ms-Correlation-Request-Id", headerValue(c.CorrelationID))
-		h.Set("X-Ms-Dynamics-Organization", headerValue(c.OrganizationName))
-		h.Set("X-Ms-Dynamics-Entity-Name", headerValue(c.PrimaryEntityName))
-		h.Set("X-Ms-Dynamics-Request-Name", headerValue(c.MessageName))
+		set("X-Request-Id", headerValue(c.RequestID))
+		set("X-Ms-Correlation-Request-Id", headerValue(c.CorrelationID))
+		set("X-Ms-Dynamics-Organization", headerValue(c.OrganizationName))
+		set("X-Ms-Dynamics-Entity-Name", headerValue(c.PrimaryEntityName))
+		set("X-Ms-Dynamics-Request-Name", headerValue(c.MessageName))
 	}
 	if e.Auth.Type == AuthHTTPHeader {
-		h.Set(e.Auth.Name, e.Auth.Value)
+		set(http.CanonicalHeaderKey(e.Auth.Name), e.Auth.Value)
 	}
+	req.Header = h
 	return req, nil
 }
 
 // sendable returns c as it is sent: OperationID filled with the delivery's
-// id when empty, nil collections empty. c itself is never changed: a copy
-// is made when something needs filling.
+// id when empty. c itself is never changed: a copy is filled.
 func sendable(c *ExecutionContext, id string) *ExecutionContext {
-	if c.OperationID != "" && c.InputParameters != nil && c.OutputParameters != nil && c.SharedVariables != nil &&
-		c.PreEntityImages != nil && c.PostEntityImages != nil {
+	if c.OperationID != "" {
 		return c
 	}
 	cp := *c
-	if cp.OperationID == "" {
-		cp.OperationID = id
-	}
-	for _, p := range []*Parameters{&cp.InputParameters, &cp.OutputParameters, &cp.SharedVariables, &cp.PreEntityImages, &cp.PostEntityImages} {
-		if *p == nil {
-			*p = Parameters{}
+	cp.OperationID = id
+	return &cp
+}
+
+// sizeHint guesses the encoded size of c, to allocate the body once.
+func sizeHint(c *ExecutionContext) int {
+	n := 1536
+	for _, p := range []Parameters{c.InputParameters, c.OutputParameters, c.SharedVariables, c.PreEntityImages, c.PostEntityImages} {
+		for _, kv := range p {
+			n += len(kv.Key) + len(kv.Value) + 24
 		}
 	}
-	return &cp
+	return n
 }
 
 // targetURL is e's URL with its auth's query parameters added after the
