@@ -82,7 +82,8 @@ func (d *Delivery) validate() error {
 type Attempt struct {
 	// Status is the HTTP status, 0 when there was no response.
 	Status int
-	// Duration is how long the try took, to the end of the excerpt.
+	// Duration is how long the try took, from encoding the request to the
+	// end of the excerpt: the span the endpoint's Timeout bounds.
 	Duration time.Duration
 	// Response is the first MaxResponseExcerpt bytes of the response body,
 	// made valid UTF-8 (a rune cut at the end is dropped, invalid bytes
@@ -188,13 +189,13 @@ func (w *Webhook) Deliver(ctx context.Context, e Endpoint, d Delivery) Attempt {
 	if err := d.validate(); err != nil {
 		return Attempt{Err: fmt.Errorf("endpoints: deliver to %s: %w", e.Name, err)}
 	}
+	start := time.Now()
 	actx, cancel := context.WithTimeoutCause(ctx, e.Timeout, errAttemptTimeout)
 	defer cancel()
 	req, err := w.request(actx, &e, &d)
 	if err != nil {
 		return Attempt{Err: fmt.Errorf("endpoints: deliver to %s: %w", e.Name, err)}
 	}
-	start := time.Now()
 	resp, err := w.client.Do(req)
 	if err != nil {
 		return Attempt{Duration: time.Since(start), Retryable: true, Err: transportError(ctx, actx, &e, err)}

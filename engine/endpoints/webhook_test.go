@@ -387,8 +387,9 @@ func TestDeliverClientTimeout(t *testing.T) {
 func TestDeliverCanceled(t *testing.T) {
 	t.Parallel()
 	started := make(chan struct{})
+	var once sync.Once
 	srv, _ := receiver(t, func(w http.ResponseWriter, r *http.Request) {
-		close(started)
+		once.Do(func() { close(started) })
 		<-r.Context().Done()
 	})
 	ctx, cancel := context.WithCancel(context.Background())
