@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/bizevents/bizevents/engine/catalog"
 	"github.com/bizevents/bizevents/engine/customapi"
 	"github.com/bizevents/bizevents/engine/errcode"
 	"github.com/bizevents/bizevents/engine/pipeline"
@@ -44,6 +45,8 @@ const (
 type Metadata interface {
 	// TableByPlural returns the table whose entity set (PluralName) is name.
 	TableByPlural(name string) (*tables.Table, bool)
+	// Table returns the table whose logical name is name.
+	Table(name string) (*tables.Table, bool)
 	// CustomAPI returns the custom API with the given unique name, private
 	// ones included.
 	CustomAPI(name string) (*customapi.API, bool)
@@ -63,18 +66,37 @@ type Authenticator interface {
 
 var _ Authenticator = (*security.Authenticator)(nil)
 
+// CatalogSource gives the catalogs discovery serves, as they are now.
+// It is safe for concurrent use.
+type CatalogSource interface {
+	Catalogs(ctx context.Context) (*catalog.Index, error)
+}
+
+// CatalogSourceFunc adapts a function to a CatalogSource, e.g.
+//
+//	api.CatalogSourceFunc(func(ctx context.Context) (*catalog.Index, error) { return solution.Catalogs(ctx, db) })
+type CatalogSourceFunc func(ctx context.Context) (*catalog.Index, error)
+
+// Catalogs calls f.
+func (f CatalogSourceFunc) Catalogs(ctx context.Context) (*catalog.Index, error) { return f(ctx) }
+
 // Deps are what a Handler works with.
 type Deps struct {
 	Metadata Metadata
 	// Service executes the messages; the pipeline's engine.
 	Service pipeline.Service
 	Auth    Authenticator
+	// Catalogs serves catalog discovery at Config.CatalogPath; without
+	// it, discovery answers not_found.
+	Catalogs CatalogSource
 }
 
-// Handler serves the Dataverse Web API subset under Config.BasePath and
-// the OAuth 2.0 token endpoint at Config.TokenPath; anything else is 404.
-// Mount it for both paths, e.g. mux.Handle(cfg.BasePath+"/", h) and
-// mux.Handle(cfg.TokenPath, h). It is safe for concurrent use.
+// Handler serves the Dataverse Web API subset under Config.BasePath, the
+// OAuth 2.0 token endpoint at Config.TokenPath and catalog discovery at
+// Config.CatalogPath; anything else is 404. Mount it for each path, e.g.
+// mux.Handle(cfg.BasePath+"/", h), mux.Handle(cfg.TokenPath, h),
+// mux.Handle(cfg.CatalogPath, h) and mux.Handle(cfg.CatalogPath+"/", h).
+// It is safe for concurrent use.
 type Handler struct {
 	deps    Deps
 	cfg     Config
@@ -130,6 +152,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case path == h.cfg.BasePath || strings.HasPrefix(path, h.cfg.BasePath+"/"):
 		hdr.Set("OData-Version", "4.0")
 		h.serveData(sw, c)
+	case path == h.cfg.CatalogPath || strings.HasPrefix(path, h.cfg.CatalogPath+"/"):
+		h.serveCatalogs(sw, c)
 	default:
 		h.writeError(sw, c, errorf(errcode.NotFound, "nothing is served at %s; the Web API is under %s/", path, h.cfg.BasePath))
 	}
@@ -139,7 +163,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // serveData authenticates, rate-limits and routes a Web API request.
-func (h *Handler) serveData(w http.ResponseWriter, c *call) {
+func (h *Handler) serveData(w http.ResponseWriter, c *call) { h.admitted(w, c, h.route) }
+
+// admitted authenticates and rate-limits a request, then serves it with
+// serve under the request timeout, rendering its error.
+func (h *Handler) admitted(w http.ResponseWriter, c *call, serve func(http.ResponseWriter, *call) error) {
 	caller, err := h.deps.Auth.Authenticate(c.r)
 	if err != nil {
 		h.writeError(w, c, err)
@@ -153,7 +181,7 @@ func (h *Handler) serveData(w http.ResponseWriter, c *call) {
 	ctx, cancel := context.WithTimeout(c.r.Context(), h.cfg.RequestTimeout)
 	defer cancel()
 	c.r = c.r.WithContext(ctx)
-	if err := h.route(w, c); err != nil {
+	if err := serve(w, c); err != nil {
 		h.writeError(w, c, err)
 	}
 }

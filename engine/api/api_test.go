@@ -48,6 +48,15 @@ func (m *metadata) TableByPlural(name string) (*tables.Table, bool) {
 	return t, ok
 }
 
+func (m *metadata) Table(name string) (*tables.Table, bool) {
+	for _, t := range m.tables {
+		if t.LogicalName == name {
+			return t, true
+		}
+	}
+	return nil, false
+}
+
 func (m *metadata) CustomAPI(name string) (*customapi.API, bool) {
 	a, ok := m.apis[name]
 	return a, ok

@@ -15,6 +15,8 @@ const (
 	DefaultBasePath = "/api/data/v9.2"
 	// DefaultTokenPath is the OAuth 2.0 token endpoint.
 	DefaultTokenPath = "/oauth2/token"
+	// DefaultCatalogPath is where catalog discovery is served.
+	DefaultCatalogPath = "/api/catalogs"
 	// DefaultMaxBodyBytes bounds a request body.
 	DefaultMaxBodyBytes = 4 << 20
 	// DefaultRequestTimeout bounds the time a request may take in the engine.
@@ -32,6 +34,9 @@ type Config struct {
 	// TokenPath is the path of the OAuth 2.0 token endpoint. Default
 	// [DefaultTokenPath].
 	TokenPath string
+	// CatalogPath is the path of catalog discovery (GET, see the package
+	// documentation), outside BasePath. Default [DefaultCatalogPath].
+	CatalogPath string
 	// PublicURL is the scheme, host and optional path prefix clients reach
 	// the server at, e.g. "https://events.contoso.com", used in
 	// OData-EntityId, @odata.context and @odata.nextLink. Default: from
@@ -70,6 +75,9 @@ func (c Config) WithDefaults() Config {
 	if c.TokenPath == "" {
 		c.TokenPath = DefaultTokenPath
 	}
+	if c.CatalogPath == "" {
+		c.CatalogPath = DefaultCatalogPath
+	}
 	c.PublicURL = strings.TrimSuffix(c.PublicURL, "/")
 	if c.MaxBodyBytes == 0 {
 		c.MaxBodyBytes = DefaultMaxBodyBytes
@@ -96,13 +104,17 @@ func (c Config) WithDefaults() Config {
 func (c *Config) Validate() error {
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
-	for _, p := range []struct{ name, path string }{{"base path", c.BasePath}, {"token path", c.TokenPath}} {
+	for _, p := range []struct{ name, path string }{{"base path", c.BasePath}, {"token path", c.TokenPath}, {"catalog path", c.CatalogPath}} {
 		if len(p.path) < 2 || !strings.HasPrefix(p.path, "/") || strings.HasSuffix(p.path, "/") || strings.ContainsAny(p.path, "?#") {
 			bad("%s %q must start with / and not end with one", p.name, p.path)
 		}
 	}
 	if c.TokenPath == c.BasePath || strings.HasPrefix(c.TokenPath, c.BasePath+"/") {
 		bad("token path %q must be outside the base path %q", c.TokenPath, c.BasePath)
+	}
+	inside := func(p, root string) bool { return p == root || strings.HasPrefix(p, root+"/") }
+	if inside(c.CatalogPath, c.BasePath) || inside(c.BasePath, c.CatalogPath) || inside(c.CatalogPath, c.TokenPath) || inside(c.TokenPath, c.CatalogPath) {
+		bad("catalog path %q must be apart from the base path %q and the token path %q", c.CatalogPath, c.BasePath, c.TokenPath)
 	}
 	if c.PublicURL != "" {
 		u, err := url.Parse(c.PublicURL)

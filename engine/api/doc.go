@@ -24,6 +24,12 @@
 //	POST   /<set>/Microsoft.Dynamics.CRM.<api>         action bound to the table (TableCollection binding)
 //	GET    (the same two, for bound functions, with parameters as above)
 //	GET    /WhoAmI                         {"UserId": ...}, unless a custom API has that name
+//	POST   /GrantAccess                    share a row of a user-owned table with a user, adding rights; 204
+//	       {"Target":{"@odata.type":"Microsoft.Dynamics.CRM.<table>","<primary key>":"<id>"},
+//	        "PrincipalAccess":{"Principal":{"@odata.type":"Microsoft.Dynamics.CRM.systemuser","systemuserid":"<id>"},
+//	                           "AccessMask":"ReadAccess, WriteAccess"}}
+//	POST   /ModifyAccess                   the same body: replace the user's rights; 204
+//	POST   /RevokeAccess                   {"Target":{...},"Revokee":{...systemuser...}}: remove the user's share; 204
 //
 // <set> is a table's PluralName, <id> its row's GUID (or <primary key>=<GUID>),
 // <api> a custom API's UniqueName; private APIs are callable too. An
@@ -31,6 +37,29 @@
 // on an action is 405 method_not_allowed with Allow. In Create and Update
 // bodies, "<column>@odata.bind": "/<set>(<id>)" sets a lookup: the Target
 // gets {"table": <logical name>, "id": <id>}; other annotations are ignored.
+//
+// The AccessMask names the rights ReadAccess, WriteAccess, AppendAccess,
+// AppendToAccess, DeleteAccess, ShareAccess and AssignAccess (the Access
+// suffix may be left out), or is their bits as a number, as Dataverse's
+// AccessRights. An unknown right or a malformed GUID is 400 invalid_value;
+// an organization-owned table 400 invalid_argument; a missing row 404
+// not_found; a team as principal 400 not_supported.
+//
+// At Config.CatalogPath (default /api/catalogs), authenticated like the
+// Web API, GET only, plain JSON (not OData), when Deps.Catalogs is set:
+//
+//	GET /api/catalogs                           {"catalogs":[{uniqueName, displayName, solution, categories:
+//	                                              [{uniqueName, displayName, assignments: [{table | customApi,
+//	                                              displayName, events: [{name, message, table}]}]}]}]}
+//	GET /api/catalogs/{catalog}                 one catalog, as above
+//	GET /api/catalogs/{catalog}/events          {"catalog", "events": [every event as below]}
+//	GET /api/catalogs/{catalog}/events/{event}  {catalog, categories, name, message, table, customApi,
+//	                                              displayName, description, parameters, responseProperties,
+//	                                              schema}: schema is the JSON Schema of the event's
+//	                                              execution context (package catalog)
+//
+// An event is named by its type in the log: contact.Create,
+// contoso_CustomerPurchase. An unknown catalog or event is 404 not_found.
 //
 // At Config.TokenPath (default /oauth2/token), POST with
 // application/x-www-form-urlencoded grant_type=client_credentials and the

@@ -7,6 +7,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/bizevents/bizevents/engine/errcode"
+	"github.com/bizevents/bizevents/engine/pipeline"
 )
 
 // whoAmI is Dataverse's built-in function; a custom API of that name wins.
@@ -37,6 +38,9 @@ func (h *Handler) route(w http.ResponseWriter, c *call) error {
 	}
 	if res.op.name != "" {
 		return errorf(errcode.NotFound, "no table has the entity set name %q", name)
+	}
+	if pipeline.IsShareMessage(name) {
+		return h.serveShare(w, c, name, res.head)
 	}
 	if a, ok := h.deps.Metadata.CustomAPI(name); ok {
 		return h.serveAPI(w, c, a, nil, uuid.Nil, false, res.head)
