@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"regexp"
 	"strings"
 	"time"
 )
@@ -114,8 +113,19 @@ func (e Endpoint) WithDefaults() Endpoint {
 	return e
 }
 
-// namePattern is a logical name, as the solution schema defines it.
-var namePattern = regexp.MustCompile(`^[a-z][a-z0-9_]{0,63}$`)
+// isLogicalName reports whether s is a logical name as the solution
+// schema defines it: ^[a-z][a-z0-9_]{0,63}$.
+func isLogicalName(s string) bool {
+	if s == "" || len(s) > 64 || s[0] < 'a' || s[0] > 'z' {
+		return false
+	}
+	for i := 1; i < len(s); i++ {
+		if c := s[i]; (c < 'a' || c > 'z') && (c < '0' || c > '9') && c != '_' {
+			return false
+		}
+	}
+	return true
+}
 
 // Secret lengths, in decoded bytes, that Standard Webhooks allows.
 const (
@@ -134,7 +144,7 @@ func (e Endpoint) Validate() error {
 	switch {
 	case e.Name == "":
 		bad("name", "is required")
-	case !namePattern.MatchString(e.Name):
+	case !isLogicalName(e.Name):
 		bad("name", "must be lower case letters, digits and underscores, starting with a letter, at most 64 characters")
 	}
 	switch e.Kind {

@@ -65,7 +65,7 @@ func (e *FieldError) Error() string {
 func (e *FieldError) ErrorCode() errcode.Code { return errcode.InvalidArgument }
 
 func quoteName(name string) string {
-	if name == "" || !namePattern.MatchString(name) {
+	if !isLogicalName(name) {
 		return fmt.Sprintf("%q", name)
 	}
 	return name
