@@ -27,7 +27,8 @@ var (
 	// attempt is retryable.
 	ErrTimeout = &Error{Code: errcode.Unavailable, Message: "the endpoint did not answer in time"}
 	// ErrInvalidDelivery: the Delivery is unusable (no ID, an ID that
-	// cannot be a header, no Context). Retrying does not help.
+	// cannot be a header, no Context, a Context value that is not valid
+	// JSON). Retrying does not help.
 	ErrInvalidDelivery = &Error{Code: errcode.InvalidArgument, Message: "invalid delivery"}
 
 	// ErrInvalidSecret: a signing secret is not "whsec_" and base64.
