@@ -20,8 +20,9 @@ func replayRebuildCommand() *command {
 	return &command{
 		name:    "rebuild",
 		summary: "throw the rows away and make them again from the log's table events",
-		help: "Replays every Create, Update, Assign and Delete of the log onto empty rows, in one\n" +
-			"transaction. Run it while no server writes to the database.",
+		help: "Replays every Create, Update, Assign and Delete of the log onto empty rows, and every\n" +
+			"GrantAccess, ModifyAccess and RevokeAccess onto empty shares, in one transaction. Run it\n" +
+			"while no server writes to the database.",
 		setup: func(fs *flag.FlagSet, env *cliEnv) func(context.Context, []string) error {
 			var o dbOptions
 			o.register(fs, env, false)
@@ -45,6 +46,6 @@ func runReplayRebuild(ctx context.Context, o dbOptions, stdout, stderr io.Writer
 	if err != nil {
 		return err
 	}
-	_, err = fmt.Fprintf(stdout, "rebuilt: %d rows from %d events (%d table changes), up to position %d\n", rep.Rows, rep.Events, rep.Applied, rep.Position)
+	_, err = fmt.Fprintf(stdout, "rebuilt: %d rows from %d events (%d table changes, %d shares), up to position %d\n", rep.Rows, rep.Events, rep.Applied, rep.Shares, rep.Position)
 	return err
 }
