@@ -3,7 +3,6 @@ package jobs
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -162,44 +161,122 @@ type Outcome struct {
 // last attempt or a failure no retry fixes. It returns the job as it is
 // now, or ErrLeaseLost when owner no longer holds it.
 func (s *Store) Finish(ctx context.Context, j Job, owner string, o Outcome) (Job, error) {
+	done, errs, err := s.FinishAll(ctx, owner, []Finished{{Job: j, Outcome: o}})
+	if err != nil {
+		return j, err
+	}
+	return done[0], errs[0]
+}
+
+// Finished is a claimed job and the outcome of its attempt.
+type Finished struct {
+	Job     Job
+	Outcome Outcome
+}
+
+// FinishAll records many outcomes in one transaction, as Finish does one:
+// a worker pool's outcomes cost one commit instead of one each. It returns
+// each job as it is now and, per job, ErrLeaseLost when owner no longer
+// held it (that outcome is dropped, the others are kept); err is a
+// failure of the whole transaction, when nothing was recorded.
+func (s *Store) FinishAll(ctx context.Context, owner string, items []Finished) ([]Job, []error, error) {
 	now := s.now()
-	a := Attempt{JobID: j.ID, Number: j.Attempts, Owner: owner, Start: o.Start, Duration: o.Duration, Status: o.Status,
-		Response: capText(o.Response, MaxResponseBytes)}
-	status, next, dead := Succeeded, j.NextAttemptAt, false
-	finished := now
-	if o.Err != nil {
-		a.ErrorCode, a.Error = string(errcode.Of(o.Err)), capText(o.Err.Error(), MaxErrorBytes)
-		if o.Retryable && j.Attempts < j.MaxAttempts {
-			status, finished = Waiting, time.Time{}
-			delay := max(j.Policy.delay(j.Attempts), o.RetryAfter)
-			next = now.Add(delay)
+	nowUs := storage.Micros(now)
+	out := make([]Job, len(items))
+	errs := make([]error, len(items))
+	attempts := make([]Attempt, len(items))
+	var succeeded []int // items that succeeded: one UPDATE for them all
+	for i, it := range items {
+		j, o := it.Job, it.Outcome
+		attempts[i] = Attempt{JobID: j.ID, Number: j.Attempts, Owner: owner, Start: o.Start, Duration: o.Duration, Status: o.Status,
+			Response: capText(o.Response, MaxResponseBytes)}
+		j.Status, j.Owner, j.LeaseUntil, j.UpdatedAt, j.FinishedAt = Succeeded, "", time.Time{}, now, now
+		if o.Err != nil {
+			attempts[i].ErrorCode, attempts[i].Error = string(errcode.Of(o.Err)), capText(o.Err.Error(), MaxErrorBytes)
+			j.LastError, j.LastErrorCode = attempts[i].Error, attempts[i].ErrorCode
+			if o.Retryable && j.Attempts < j.MaxAttempts {
+				j.Status, j.FinishedAt = Waiting, time.Time{}
+				j.NextAttemptAt = now.Add(max(j.Policy.delay(j.Attempts), o.RetryAfter))
+			} else {
+				j.Status, j.DeadLettered = Failed, true
+			}
 		} else {
-			status, dead = Failed, true
+			succeeded = append(succeeded, i)
 		}
+		out[i] = j
 	}
 	err := storage.Run(ctx, s.db, func(tx storage.Tx) error {
-		n, err := tx.Exec(ctx, `UPDATE jobs SET status = ?, next_attempt_at = ?, last_error = ?, last_error_code = ?, dead_lettered = ?,
-			owner = '', lease_until = 0, updated_at = ?, finished_at = ? WHERE id = ? AND owner = ? AND status = 'running'`,
-			string(status), storage.Micros(next), a.Error, a.ErrorCode, dead, storage.Micros(now), micros(finished), j.ID.String(), owner)
-		if err != nil {
-			return err
+		recorded := make([]bool, len(items))
+		for start := 0; start < len(succeeded); start += finishChunk {
+			chunk := succeeded[start:min(start+finishChunk, len(succeeded))]
+			args := []any{nowUs, nowUs, owner}
+			byID := map[string]int{}
+			for _, i := range chunk {
+				id := items[i].Job.ID.String()
+				args = append(args, id)
+				byID[id] = i
+			}
+			rows, err := tx.Query(ctx, `UPDATE jobs SET status = 'succeeded', owner = '', lease_until = 0, updated_at = ?, finished_at = ?
+				WHERE owner = ? AND status = 'running' AND id IN (?`+strings.Repeat(", ?", len(chunk)-1)+`) RETURNING id`, args...)
+			if err != nil {
+				return err
+			}
+			for rows.Next() {
+				var id string
+				if err := rows.Scan(&id); err != nil {
+					rows.Close()
+					return err
+				}
+				recorded[byID[id]] = true
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
+				return err
+			}
 		}
-		if n == 0 {
-			return ErrLeaseLost
+		for i, j := range out {
+			if items[i].Outcome.Err == nil {
+				continue
+			}
+			n, err := tx.Exec(ctx, `UPDATE jobs SET status = ?, next_attempt_at = ?, last_error = ?, last_error_code = ?, dead_lettered = ?,
+				owner = '', lease_until = 0, updated_at = ?, finished_at = ? WHERE id = ? AND owner = ? AND status = 'running'`,
+				string(j.Status), storage.Micros(j.NextAttemptAt), j.LastError, j.LastErrorCode, j.DeadLettered, nowUs,
+				micros(j.FinishedAt), j.ID.String(), owner)
+			if err != nil {
+				return err
+			}
+			recorded[i] = n > 0
 		}
-		_, err = tx.Exec(ctx, `INSERT INTO job_attempts (job_id, number, owner, start_time, duration_us, status, response, error_code, error)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (job_id, number) DO NOTHING`,
-			j.ID.String(), a.Number, owner, storage.Micros(a.Start), a.Duration.Microseconds(), a.Status, a.Response, a.ErrorCode, a.Error)
-		return err
+		var kept []Attempt
+		for i := range items {
+			if recorded[i] {
+				kept = append(kept, attempts[i])
+			} else {
+				out[i], errs[i] = items[i].Job, ErrLeaseLost
+			}
+		}
+		for start := 0; start < len(kept); start += finishChunk {
+			chunk := kept[start:min(start+finishChunk, len(kept))]
+			var args []any
+			for _, a := range chunk {
+				args = append(args, a.JobID.String(), a.Number, a.Owner, storage.Micros(a.Start), a.Duration.Microseconds(), a.Status, a.Response, a.ErrorCode, a.Error)
+			}
+			if _, err := tx.Exec(ctx, `INSERT INTO job_attempts (job_id, number, owner, start_time, duration_us, status, response, error_code, error)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`+strings.Repeat(", (?, ?, ?, ?, ?, ?, ?, ?, ?)", len(chunk)-1)+`
+				ON CONFLICT (job_id, number) DO NOTHING`, args...); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	if err != nil {
-		if errors.Is(err, ErrLeaseLost) {
-			return j, ErrLeaseLost
-		}
-		return j, fmt.Errorf("finish job %s: %w", j.ID, err)
+		return nil, nil, fmt.Errorf("finish %d jobs: %w", len(items), err)
 	}
-	return s.Get(ctx, j.ID)
+	return out, errs, nil
 }
+
+// finishChunk bounds the rows of one statement of FinishAll.
+const finishChunk = 200
 
 // Extend moves the lease of a claimed job to now+lease, for a long
 // attempt; ErrLeaseLost when owner no longer holds it.

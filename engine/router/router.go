@@ -162,6 +162,9 @@ type Router struct {
 	done     chan struct{}
 	wake     chan struct{}
 	wg       sync.WaitGroup
+	// outcomes carries finished attempts to the finisher, which records
+	// them in batches.
+	outcomes chan jobs.Finished
 }
 
 // New makes a router over db's log and jobs, running each job kind with
@@ -207,8 +210,10 @@ func (r *Router) Start(ctx context.Context) error {
 	case <-r.done:
 		return errors.New("router: watermill did not start")
 	}
-	r.wg.Add(2)
+	r.outcomes = make(chan jobs.Finished, 4*r.cfg.Workers)
+	r.wg.Add(3)
 	go r.dispatch(runCtx)
+	go r.finisher()
 	go r.cleanup(runCtx)
 	r.log.InfoContext(ctx, "router started", "owner", r.cfg.Owner, "workers", r.cfg.Workers)
 	return nil
@@ -314,18 +319,27 @@ func (r *Router) match(topic string, ev eventlog.Event) bool {
 	return ok && s.Match(ev)
 }
 
-// enqueue turns a message of the log into a job of its subscriber.
+// enqueue turns a message of the log (a batch of events) into jobs of its
+// subscriber, in one transaction.
 func (r *Router) enqueue(msg *message.Message) error {
-	ev, ok := eventOf(msg)
+	evs, ok := EventsOf(msg)
 	if !ok {
-		return fmt.Errorf("router: message %s carries no event", msg.UUID)
+		return fmt.Errorf("router: message %s carries no events", msg.UUID)
 	}
 	name := message.SubscribeTopicFromCtx(msg.Context())
 	s, ok := r.subscription(name)
 	if !ok {
 		return nil // removed meanwhile
 	}
-	if _, err := r.jobs.Enqueue(msg.Context(), r.db, []jobs.NewJob{newJob(s, ev, "")}); err != nil {
+	batch := make([]jobs.NewJob, len(evs))
+	for i, ev := range evs {
+		batch[i] = newJob(s, ev, "")
+	}
+	ctx := msg.Context()
+	if err := storage.Run(ctx, r.db, func(tx storage.Tx) error {
+		_, err := r.jobs.Enqueue(ctx, tx, batch)
+		return err
+	}); err != nil {
 		return err
 	}
 	r.signal()
@@ -346,61 +360,95 @@ func (r *Router) signal() {
 	}
 }
 
-// dispatch claims due jobs while workers are free and runs each on a
-// goroutine of its own, at most Workers at once.
+// dispatch claims due jobs ahead of the workers, into a local queue of up
+// to twice the workers (a claim is a transaction, so claiming one job per
+// free worker would make the claim the bottleneck), and runs each on a
+// goroutine of its own, at most Workers at once and PerSubscriber of one
+// subscriber's.
 func (r *Router) dispatch(ctx context.Context) {
 	defer r.wg.Done()
-	slots := make(chan struct{}, r.cfg.Workers)
 	var running sync.WaitGroup
+	defer close(r.outcomes) // after the running attempts have sent theirs
 	defer running.Wait()
 	var mu sync.Mutex
 	busy := map[string]int{} // running jobs by subscriber
+	inFlight := 0
+	var pending []claimedJob
 	tick := time.NewTicker(r.cfg.PollInterval)
 	defer tick.Stop()
 	for {
-		free := cap(slots) - len(slots)
-		if free > 0 {
-			mu.Lock()
-			var skip []string
+		// Start what the workers and the per-subscriber share allow.
+		mu.Lock()
+		for k := 0; k < len(pending) && inFlight < r.cfg.Workers; {
+			c := pending[k]
+			j := c.job
+			if busy[j.Subscriber] >= r.cfg.PerSubscriber {
+				k++
+				continue
+			}
+			pending = slices.Delete(pending, k, k+1)
+			busy[j.Subscriber]++
+			inFlight++
+			running.Add(1)
+			go func() {
+				defer func() {
+					mu.Lock()
+					if busy[j.Subscriber]--; busy[j.Subscriber] == 0 {
+						delete(busy, j.Subscriber)
+					}
+					inFlight--
+					mu.Unlock()
+					running.Done()
+					r.signal()
+				}()
+				r.run(ctx, c)
+			}()
+		}
+		// Claim more when the queue runs below the workers, in one claim
+		// of at least as many, leaving out the subscribers that have
+		// their share running and queued.
+		startable := 0
+		for _, c := range pending {
+			if busy[c.job.Subscriber] < r.cfg.PerSubscriber {
+				startable++
+			}
+		}
+		room := 0
+		if startable < r.cfg.Workers {
+			room = 2*r.cfg.Workers - startable
+		}
+		var skip []string
+		if room > 0 {
+			queued := map[string]int{}
+			for _, c := range pending {
+				queued[c.job.Subscriber]++
+			}
 			for sub, n := range busy {
-				if n >= r.cfg.PerSubscriber {
+				queued[sub] += n
+			}
+			for sub, n := range queued {
+				if n >= 2*r.cfg.PerSubscriber {
 					skip = append(skip, sub)
 				}
 			}
-			mu.Unlock()
-			// At most PerSubscriber at a time, so that one claim cannot
-			// take more of one subscriber's jobs than it may run.
-			want := min(free, r.cfg.PerSubscriber)
-			claimed, err := r.jobs.Claim(ctx, r.cfg.Owner, want, r.cfg.Lease, skip...)
+		}
+		mu.Unlock()
+		if room > 0 {
+			claimed, err := r.jobs.Claim(ctx, r.cfg.Owner, room, r.cfg.Lease, skip...)
 			if err != nil && ctx.Err() == nil {
 				r.log.WarnContext(ctx, "claim jobs", "err", err)
 			}
-			for _, j := range claimed {
-				slots <- struct{}{}
-				running.Add(1)
+			if len(claimed) > 0 {
+				withEvents := r.events(ctx, claimed)
 				mu.Lock()
-				busy[j.Subscriber]++
+				pending = append(pending, withEvents...)
 				mu.Unlock()
-				go func() {
-					defer func() {
-						mu.Lock()
-						if busy[j.Subscriber]--; busy[j.Subscriber] == 0 {
-							delete(busy, j.Subscriber)
-						}
-						mu.Unlock()
-						<-slots
-						running.Done()
-						r.signal()
-					}()
-					r.run(ctx, j)
-				}()
-			}
-			if len(claimed) > 0 && len(claimed) == want {
-				continue // there may be more
+				continue
 			}
 		}
 		select {
 		case <-ctx.Done():
+			// Jobs claimed but not started go back when their leases end.
 			return
 		case <-r.wake:
 		case <-tick.C:
@@ -408,35 +456,107 @@ func (r *Router) dispatch(ctx context.Context) {
 	}
 }
 
-// run runs one claimed job and records its outcome.
-func (r *Router) run(ctx context.Context, j jobs.Job) {
+// claimedJob is a claimed job and its event, when it was read.
+type claimedJob struct {
+	job   jobs.Job
+	event *eventlog.Event
+}
+
+// events reads the events of claimed jobs: a backlog's jobs are mostly
+// of neighbouring positions, so a keyset read of their range serves many
+// with one query; the others are read one by one when they run.
+func (r *Router) events(ctx context.Context, claimed []jobs.Job) []claimedJob {
+	out := make([]claimedJob, len(claimed))
+	lo, hi := claimed[0].Position, claimed[0].Position
+	for i, j := range claimed {
+		out[i].job = j
+		lo, hi = min(lo, j.Position), max(hi, j.Position)
+	}
+	if span := hi - lo + 1; span <= int64(4*len(claimed)) && span <= int64(r.cfg.BatchSize) {
+		evs, err := r.db.Log().Read(ctx, eventlog.ReadQuery{After: lo - 1, Limit: int(span)})
+		if err == nil {
+			byPos := make(map[int64]*eventlog.Event, len(evs))
+			for i := range evs {
+				byPos[evs[i].Position] = &evs[i]
+			}
+			for i := range out {
+				out[i].event = byPos[out[i].job.Position]
+			}
+		}
+	}
+	return out
+}
+
+// run runs one claimed job and hands its outcome to the finisher.
+func (r *Router) run(ctx context.Context, c claimedJob) {
 	start := r.cfg.Now()
-	out := r.attempt(ctx, j)
+	out := r.attempt(ctx, c)
 	out.Start, out.Duration = start, r.cfg.Now().Sub(start)
-	// The outcome is recorded even when the router is stopping.
-	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	r.outcomes <- jobs.Finished{Job: c.job, Outcome: out}
+}
+
+// finisher records outcomes as they come, as many as are waiting in one
+// transaction, until the dispatcher closes the channel; outcomes are
+// recorded even while the router stops.
+func (r *Router) finisher() {
+	defer r.wg.Done()
+	const maxBatch = 256
+	batch := make([]jobs.Finished, 0, maxBatch)
+	for first := range r.outcomes {
+		batch = append(batch[:0], first)
+	more:
+		for len(batch) < maxBatch {
+			select {
+			case f, ok := <-r.outcomes:
+				if !ok {
+					break more
+				}
+				batch = append(batch, f)
+			default:
+				break more
+			}
+		}
+		r.record(batch)
+		r.signal() // ordered jobs may be claimable now
+	}
+}
+
+func (r *Router) record(batch []jobs.Finished) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	done, err := r.jobs.Finish(fctx, j, r.cfg.Owner, out)
-	switch {
-	case errors.Is(err, jobs.ErrLeaseLost):
-		r.log.InfoContext(ctx, "job outcome dropped: no longer ours", "job", j.ID, "subscriber", j.Subscriber)
-	case err != nil:
-		r.log.ErrorContext(ctx, "record job outcome", "job", j.ID, "err", err)
-	case done.Status == jobs.Failed:
-		r.log.WarnContext(ctx, "job failed", "job", j.ID, "subscriber", j.Subscriber, "position", j.Position,
-			"attempts", done.Attempts, "dead_lettered", done.DeadLettered, "err", done.LastError)
+	done, errs, err := r.jobs.FinishAll(ctx, r.cfg.Owner, batch)
+	if err != nil {
+		// Nothing was recorded: the jobs are claimed again when their
+		// leases end, and run again (at least once).
+		r.log.ErrorContext(ctx, "record job outcomes", "count", len(batch), "err", err)
+		return
+	}
+	for i, j := range done {
+		switch {
+		case errors.Is(errs[i], jobs.ErrLeaseLost):
+			r.log.InfoContext(ctx, "job outcome dropped: no longer ours", "job", j.ID, "subscriber", j.Subscriber)
+		case j.Status == jobs.Failed:
+			r.log.WarnContext(ctx, "job failed", "job", j.ID, "subscriber", j.Subscriber, "position", j.Position,
+				"attempts", j.Attempts, "dead_lettered", j.DeadLettered, "err", j.LastError)
+		}
 	}
 }
 
 // attempt runs the job's runner with its lease kept alive.
-func (r *Router) attempt(ctx context.Context, j jobs.Job) jobs.Outcome {
+func (r *Router) attempt(ctx context.Context, c claimedJob) jobs.Outcome {
+	j := c.job
 	runner, ok := r.runners[j.Kind]
 	if !ok {
 		return jobs.Outcome{Err: fmt.Errorf("no runner for job kind %q", j.Kind)}
 	}
-	ev, err := r.event(ctx, j.Position)
-	if err != nil {
-		return jobs.Outcome{Err: err, Retryable: true}
+	var ev eventlog.Event
+	if c.event != nil {
+		ev = *c.event
+	} else {
+		var err error
+		if ev, err = r.event(ctx, j.Position); err != nil {
+			return jobs.Outcome{Err: err, Retryable: true}
+		}
 	}
 	actx, cancel := context.WithCancel(ctx)
 	defer cancel()

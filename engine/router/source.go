@@ -13,21 +13,23 @@ import (
 
 // Metadata keys of the messages a [LogSource] emits.
 const (
-	MetaPosition = "position"
-	MetaStream   = "stream_id"
-	MetaType     = "event_type"
-	// MetaCorrelation carries the event's correlation id, as watermill's
-	// correlation middleware names it.
-	MetaCorrelation = "correlation_id"
+	// MetaFirst and MetaLast are the positions of a message's first and
+	// last event.
+	MetaFirst = "first_position"
+	MetaLast  = "last_position"
+	MetaCount = "events"
 )
 
 // LogSource is the event log as a watermill Subscriber: the topic is a
-// subscriber's name, and Subscribe emits, in log order, every sealed
-// event after that subscriber's stored offset that its filter keeps, one
-// message at a time, waiting for each to be acked. The offset is stored
-// after every batch whose messages were all acked, so an event is
-// delivered at least once, and again after a crash before its batch's
-// offset was stored. A nacked message is delivered again.
+// subscriber's name, and Subscribe emits, in log order, the sealed events
+// after that subscriber's stored offset that its filter keeps. A message
+// is a batch of events (one keyset read of the log, filtered), so that a
+// subscriber stores its jobs and its offset once per batch, not per event
+// (DESIGN.md, "The router"); the events are in the message's context
+// ([EventsOf]) and their positions in its metadata. Each message waits to
+// be acked; the offset is stored after it, so an event is delivered at
+// least once, and again after a crash before its batch's offset was
+// stored. A nacked message is delivered again.
 //
 // Why not watermill-sql: there is no watermill SQLite pub/sub, and the log
 // already has commit-order-safe reads on both backends (DESIGN.md).
@@ -71,29 +73,29 @@ func (s *LogSource) Subscribe(ctx context.Context, topic string) (<-chan *messag
 		defer close(out)
 		cfg := eventlog.FollowConfig{Subscriber: s.offsetName(topic), BatchSize: s.batch}
 		_ = eventlog.Follow(ctx, s.store, cfg, func(ctx context.Context, evs []eventlog.Event) error {
+			kept := make([]eventlog.Event, 0, len(evs))
 			for _, ev := range evs {
-				if s.filter != nil && !s.filter(topic, ev) {
-					continue
-				}
-				if err := deliver(ctx, out, ev); err != nil {
-					return err
+				if s.filter == nil || s.filter(topic, ev) {
+					kept = append(kept, ev)
 				}
 			}
-			return nil
+			if len(kept) == 0 {
+				return nil
+			}
+			return deliver(ctx, out, kept)
 		})
 	}()
 	return out, nil
 }
 
-// deliver sends one event until it is acked.
-func deliver(ctx context.Context, out chan<- *message.Message, ev eventlog.Event) error {
+// deliver sends a batch of events until it is acked.
+func deliver(ctx context.Context, out chan<- *message.Message, evs []eventlog.Event) error {
 	for {
-		msg := message.NewMessage(ev.ID.String(), message.Payload(ev.Data))
-		msg.Metadata.Set(MetaPosition, strconv.FormatInt(ev.Position, 10))
-		msg.Metadata.Set(MetaStream, ev.StreamID)
-		msg.Metadata.Set(MetaType, ev.Type)
-		msg.Metadata.Set(MetaCorrelation, ev.Metadata.CorrelationID)
-		msg.SetContext(withEvent(ctx, ev))
+		msg := message.NewMessage(evs[0].ID.String(), nil)
+		msg.Metadata.Set(MetaFirst, strconv.FormatInt(evs[0].Position, 10))
+		msg.Metadata.Set(MetaLast, strconv.FormatInt(evs[len(evs)-1].Position, 10))
+		msg.Metadata.Set(MetaCount, strconv.Itoa(len(evs)))
+		msg.SetContext(withEvents(ctx, evs))
 		select {
 		case out <- msg:
 		case <-ctx.Done():
@@ -124,16 +126,16 @@ func (s *LogSource) Close() error {
 	return nil
 }
 
-type eventKey struct{}
+type eventsKey struct{}
 
-func withEvent(ctx context.Context, ev eventlog.Event) context.Context {
-	return context.WithValue(ctx, eventKey{}, ev)
+func withEvents(ctx context.Context, evs []eventlog.Event) context.Context {
+	return context.WithValue(ctx, eventsKey{}, evs)
 }
 
-// eventOf returns the event a message carries.
-func eventOf(msg *message.Message) (eventlog.Event, bool) {
-	ev, ok := msg.Context().Value(eventKey{}).(eventlog.Event)
-	return ev, ok
+// EventsOf returns the events a message of a LogSource carries.
+func EventsOf(msg *message.Message) ([]eventlog.Event, bool) {
+	evs, ok := msg.Context().Value(eventsKey{}).([]eventlog.Event)
+	return evs, ok
 }
 
 // idle is a watermill Subscriber that emits nothing until it is closed:
