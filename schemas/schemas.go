@@ -32,6 +32,10 @@ import (
 const (
 	Solution     = "solution.schema.json"
 	SolutionFile = "solution-file.schema.json"
+	// ExecutionContext is what every subscriber receives; CloudEvent its
+	// CloudEvents 1.0 envelope (package endpoints).
+	ExecutionContext = "execution-context.schema.json"
+	CloudEvent       = "cloudevent.schema.json"
 )
 
 // BaseURL is the URL the schemas' $id values start with; a schema's $id is

@@ -21,7 +21,7 @@ func TestSchemasCompile(t *testing.T) {
 	t.Parallel()
 	names, err := fs.Glob(schemas.FS(), "*.schema.json")
 	require.NoError(t, err)
-	require.ElementsMatch(t, []string{schemas.Solution, schemas.SolutionFile}, names)
+	require.ElementsMatch(t, []string{schemas.Solution, schemas.SolutionFile, schemas.ExecutionContext, schemas.CloudEvent}, names)
 	for _, name := range names {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
