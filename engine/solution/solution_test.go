@@ -82,6 +82,13 @@ func TestLoadInvalid(t *testing.T) {
 			"step unknown plugin: handler nowhere/Check names plugin nowhere, which the solution does not ship",
 			`step bad handler: handler "validation/a/b" must be <plugin>/<handler>`,
 		},
+		"share_steps": {
+			"steps.yaml:4:12: step grant on store: table store is organization-owned: its rows have no owner and are not shared, so a step on GrantAccess never runs",
+			"steps.yaml:10:12: step assign store: table store is organization-owned",
+			"steps.yaml:22:7: step modify after: a ModifyAccess changes the row's shares, not its columns, so it has no post image",
+			"steps.yaml:29:23: step revoke filtered: filtering columns apply to Update steps only",
+			"steps.yaml:32:14: step grant without table: a GrantAccess step needs a table",
+		},
 		"sync_step_async_only": {"steps.yaml:5:11: step check purchase: custom API contoso_CustomerPurchase allows async steps only"},
 		"syntax_error":         {"tables.yaml:4: invalid YAML: ", "events.yaml:3: invalid YAML: "},
 		"table_rules":          {"tables.yaml:10:19: table account: column revenue: min value is above max value"},
