@@ -1,0 +1,77 @@
+package router
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/google/uuid"
+
+	"github.com/bizevents/bizevents/engine/endpoints"
+	"github.com/bizevents/bizevents/engine/errcode"
+	"github.com/bizevents/bizevents/engine/eventlog"
+	"github.com/bizevents/bizevents/engine/jobs"
+	"github.com/bizevents/bizevents/engine/pipeline"
+)
+
+// deliveryNamespace derives delivery ids from subscriber and event.
+var deliveryNamespace = uuid.MustParse("2b9a4f0e-7c1d-4e8a-9f3b-6d5e4c3b2a19")
+
+// DeliveryID is the stable id of the delivery of an event to a subscriber:
+// the same for every attempt and every replay, so that a receiver can
+// deduplicate (a replay is marked as one besides).
+func DeliveryID(subscriber string, event uuid.UUID) string {
+	return uuid.NewSHA1(deliveryNamespace, []byte(subscriber+"\x00"+event.String())).String()
+}
+
+// EndpointConfig is what an endpoint step's runner needs.
+type EndpointConfig struct {
+	// Engine has the steps' definitions.
+	Engine *pipeline.Engine
+	// Endpoint finds an endpoint by name (the solutions').
+	Endpoint func(name string) (endpoints.Endpoint, bool)
+	// Webhook delivers to web hooks.
+	Webhook *endpoints.Webhook
+	// Environment names the deployment in the execution context.
+	Environment string
+}
+
+// EndpointRunner delivers endpoint steps' events: the execution context
+// of the event, for the step, to the step's endpoint. A delivery the
+// endpoint refused for good (a 4xx, an endpoint that is gone) is not
+// retried; the others are, per the job's policy, after at least the
+// endpoint's Retry-After.
+func EndpointRunner(cfg EndpointConfig) Runner {
+	return RunnerFunc(func(ctx context.Context, j jobs.Job, ev eventlog.Event) jobs.Outcome {
+		step, ok := cfg.Engine.Definitions().AsyncStep(j.Target)
+		if !ok {
+			return jobs.Outcome{Err: &notFound{what: "async step " + j.Target}}
+		}
+		ep, ok := cfg.Endpoint(step.Endpoint)
+		if !ok {
+			return jobs.Outcome{Err: &notFound{what: "endpoint " + step.Endpoint + " of step " + step.Name}}
+		}
+		info := endpoints.StepInfo{Name: step.Name, Environment: cfg.Environment, OperationID: j.ID.String()}
+		for _, im := range step.PostImages {
+			info.PostImages = append(info.PostImages, endpoints.Image{Name: im.Name, Columns: im.Columns})
+		}
+		ec, err := endpoints.ContextFromEvent(ev, info)
+		if err != nil {
+			return jobs.Outcome{Err: err}
+		}
+		d := endpoints.Delivery{ID: DeliveryID(j.Subscriber, ev.ID), Attempt: j.Attempts, Replay: j.Replay != "", Context: ec}
+		switch ep.Kind {
+		case endpoints.KindWebhook:
+			a := cfg.Webhook.Deliver(ctx, ep, d)
+			return jobs.Outcome{Err: a.Err, Retryable: a.Retryable, RetryAfter: a.RetryAfter, Status: a.Status, Response: a.Response}
+		}
+		return jobs.Outcome{Err: &unsupported{kind: string(ep.Kind), endpoint: ep.Name}}
+	})
+}
+
+type unsupported struct{ kind, endpoint string }
+
+func (e *unsupported) Error() string {
+	return fmt.Sprintf("endpoint %s is of kind %q, which this server cannot deliver to", e.endpoint, e.kind)
+}
+
+func (e *unsupported) ErrorCode() errcode.Code { return errcode.NotSupported }
