@@ -40,6 +40,8 @@ type model struct {
 	wasm    map[string][]byte
 	// catalogs holds the root catalog; more are a problem.
 	catalogs []item[CatalogDef]
+	// endpoints are the service endpoints.
+	endpoints []item[EndpointDef]
 
 	// broken names the definitions that did not pass their schema and so
 	// are not checked further; references to them are not reported as
@@ -180,6 +182,7 @@ func (m *model) check(ps *problems) *Solution {
 	}
 
 	m.checkCatalogs(ps, tableNames, apis, folded)
+	eps := m.checkEndpoints(ps)
 
 	if !ps.empty() {
 		return nil
@@ -206,6 +209,7 @@ func (m *model) check(ps *problems) *Solution {
 	for _, it := range m.catalogs {
 		sol.Catalogs = append(sol.Catalogs, it.def.Catalog())
 	}
+	sol.Endpoints = eps
 	h, err := sol.hash()
 	if err != nil {
 		ps.add(origin{}, "%v", err)

@@ -29,6 +29,7 @@ type Definition struct {
 	Steps       []StepDef      `json:"steps,omitempty" yaml:"steps"`
 	Plugins     []PluginDef    `json:"plugins,omitempty" yaml:"plugins"`
 	Catalogs    []CatalogDef   `json:"catalogs,omitempty" yaml:"catalogs"`
+	Endpoints   []EndpointDef  `json:"endpoints,omitempty" yaml:"endpoints"`
 }
 
 // CatalogDef is a [catalog.Catalog] as written in a solution file: the

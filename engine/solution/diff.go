@@ -122,6 +122,12 @@ func Diff(old, new *Solution) Changes {
 				cs = append(cs, Change{Kind: Changed, What: "plugin", Name: b.Name, Details: d})
 			}
 		}, nil)
+	diffLists(&cs, "endpoint", o.Endpoints, n.Endpoints, func(e EndpointDef) string { return e.Name },
+		func(a, b EndpointDef) {
+			if d := fieldDiff(a, b); len(d) > 0 {
+				cs = append(cs, Change{Kind: Changed, What: "endpoint", Name: b.Name, Details: d})
+			}
+		}, nil)
 	diffLists(&cs, "catalog", o.Catalogs, n.Catalogs, func(c CatalogDef) string { return c.UniqueName },
 		func(a, b CatalogDef) {
 			ca, cb := a.Categories, b.Categories

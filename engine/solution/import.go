@@ -243,7 +243,14 @@ func merge(sols []*Solution) (*pipeline.Definitions, *catalog.Index, error) {
 	var steps []pipeline.Step
 	var cats []catalog.Entry
 	shippedBy := map[string]string{}
+	endpointOf := map[string]string{}
 	for _, s := range sols {
+		for _, e := range s.Endpoints {
+			if other, ok := endpointOf[e.Name]; ok {
+				return nil, nil, fmt.Errorf("endpoint %s is defined by solutions %s and %s", e.Name, other, s.Name)
+			}
+			endpointOf[e.Name] = s.Name
+		}
 		for _, p := range s.Plugins {
 			if other, ok := shippedBy[p.Name]; ok {
 				return nil, nil, fmt.Errorf("plugin %s is shipped by solutions %s and %s", p.Name, other, s.Name)

@@ -253,6 +253,8 @@ func label(key string) (what, nameKey string, ok bool) {
 		return "step", "name", true
 	case "plugins":
 		return "plugin", "name", true
+	case "endpoints":
+		return "endpoint", "name", true
 	case "catalogs":
 		return "catalog", "uniqueName", true
 	case "categories":

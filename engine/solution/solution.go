@@ -37,6 +37,8 @@ type Solution struct {
 	// Catalogs holds the solution's root catalog, if it has one: at most
 	// one.
 	Catalogs []catalog.Catalog
+	// Endpoints are the service endpoints, sorted by name.
+	Endpoints []EndpointDef
 
 	// Hash is the hex SHA-256 of the solution's normalized [Definition] as
 	// JSON: the same for two folders that define the same things, however
@@ -71,6 +73,7 @@ func (s *Solution) Definition() Definition {
 	for _, c := range s.Catalogs {
 		d.Catalogs = append(d.Catalogs, catalogDef(c))
 	}
+	d.Endpoints = s.Endpoints
 	return d
 }
 
@@ -148,6 +151,9 @@ func Decode(data []byte) (*Solution, error) {
 	}
 	for _, p := range d.Plugins {
 		m.plugins = append(m.plugins, item[PluginDef]{def: p})
+	}
+	for _, e := range d.Endpoints {
+		m.endpoints = append(m.endpoints, item[EndpointDef]{def: e})
 	}
 	for _, c := range d.Catalogs {
 		m.catalogs = append(m.catalogs, item[CatalogDef]{def: c})

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	"go.yaml.in/yaml/v3"
@@ -89,13 +90,19 @@ func TestLoadInvalid(t *testing.T) {
 			"steps.yaml:29:23: step revoke filtered: filtering columns apply to Update steps only",
 			"steps.yaml:32:14: step grant without table: a GrantAccess step needs a table",
 		},
+		"endpoints": {
+			"endpoints.yaml:8:11: endpoint erp: defined twice",
+			"endpoint relative: url: must start with https:// or http://",
+			`endpoint retrying: retry initialDelay "soon" is not a duration`,
+			"step notify nowhere: endpoint nowhere is not an endpoint of the solution",
+		},
 		"sync_step_async_only": {"steps.yaml:5:11: step check purchase: custom API contoso_CustomerPurchase allows async steps only"},
 		"syntax_error":         {"tables.yaml:4: invalid YAML: ", "events.yaml:3: invalid YAML: "},
 		"table_rules":          {"tables.yaml:10:19: table account: column revenue: min value is above max value"},
 		"unknown_column_type":  {`tables.yaml:7:15: table account: column amount: unknown type "monee" (want one of string, integer,`},
 		"unknown_key": {
 			`tables.yaml:12:9: table contact: column lastname: unknown key "lenght"`,
-			`flows.yaml:1:1: unknown key "flows" (want one of catalogs, customApis, plugins, steps, tables)`,
+			`flows.yaml:1:1: unknown key "flows" (want one of catalogs, customApis, endpoints, plugins, steps, tables)`,
 		},
 		"unknown_message": {"steps.yaml:3:14: step frob: unknown message Frobnicate"},
 		"wrong_type":      {`tables.yaml:7:20: table account: column name: maxLength: want an integer, got a string "ten"`},
@@ -211,7 +218,7 @@ func TestLoadSteps(t *testing.T) {
 	s, err := solution.Load(filepath.Join("testdata", "valid", "steps"))
 	require.NoError(t, err)
 	require.Equal(t, "0.1.0-beta+build.7", s.Version)
-	require.Equal(t, 4, s.Files, ".yml files count, in subfolders too")
+	require.Equal(t, 5, s.Files, ".yml files count, in subfolders too")
 	byName := map[string]pipeline.Step{}
 	for _, st := range s.Steps {
 		byName[st.Name] = st
@@ -225,6 +232,20 @@ func TestLoadSteps(t *testing.T) {
 	require.Equal(t, []pipeline.Image{{Name: "before", Columns: []string{"revenue", "ownerid"}}}, rev.PreImages)
 	require.Equal(t, []pipeline.Image{{Name: "after"}}, rev.PostImages)
 	require.Equal(t, "erp", rev.Endpoint)
+	require.Len(t, s.Endpoints, 1)
+	ep, err := s.Endpoints[0].Endpoint(func(name string) string {
+		return map[string]string{"ERP_WEBHOOK_KEY": "k3y", "ERP_SIGNING_SECRET": "whsec_c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0"}[name]
+	})
+	require.NoError(t, err)
+	require.Equal(t, "k3y", ep.Auth.Value, "env: values are read when a delivery is made")
+	require.Equal(t, 20*time.Second, ep.Timeout)
+	require.NoError(t, ep.Validate())
+	_, err = s.Endpoints[0].Endpoint(func(string) string { return "" })
+	require.ErrorContains(t, err, "environment variable ERP_WEBHOOK_KEY, ERP_SIGNING_SECRET is not set")
+	p, err := s.Endpoints[0].Policy()
+	require.NoError(t, err)
+	require.Equal(t, 8, p.MaxAttempts)
+	require.Equal(t, 2*time.Second, p.InitialDelay)
 	require.Equal(t, pipeline.PreOperation, byName["account number"].Stage)
 	require.JSONEq(t, `{"prefix": "AC-"}`, byName["account number"].Config)
 	require.Equal(t, "s3cret", byName["account number"].SecureConfig)
@@ -435,6 +456,7 @@ func TestDiff(t *testing.T) {
 		"table account", "table invoice",
 		"custom API test_Purchase", "custom API test_Quote", "custom API test_Score",
 		"step account number", "step account revenue changed", "step purchase to erp", "step quote check", "step score check",
+		"endpoint erp",
 	}, added)
 
 	gone := solution.Diff(old, &solution.Solution{Name: old.Name, DisplayName: old.DisplayName, Version: old.Version, Publisher: old.Publisher})

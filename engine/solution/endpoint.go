@@ -1,0 +1,175 @@
+package solution
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/bizevents/bizevents/engine/endpoints"
+	"github.com/bizevents/bizevents/engine/jobs"
+)
+
+// EndpointDef is a service endpoint as written in a solution file: where
+// the async steps that name it deliver. Values written env:NAME are read
+// from the server's environment when a delivery is made ([EndpointDef.Endpoint]),
+// so that secrets stay out of the solution and the log.
+type EndpointDef struct {
+	Name        string    `json:"name" yaml:"name"`
+	Description string    `json:"description,omitempty" yaml:"description"`
+	Kind        string    `json:"kind" yaml:"kind"`
+	URL         string    `json:"url" yaml:"url"`
+	Format      string    `json:"format,omitempty" yaml:"format"`
+	Auth        *AuthDef  `json:"auth,omitempty" yaml:"auth"`
+	Secrets     []string  `json:"secrets,omitempty" yaml:"secrets"`
+	Timeout     string    `json:"timeout,omitempty" yaml:"timeout"`
+	Retry       *RetryDef `json:"retry,omitempty" yaml:"retry"`
+}
+
+// AuthDef is how a receiver authenticates deliveries.
+type AuthDef struct {
+	Type  string `json:"type" yaml:"type"`
+	Name  string `json:"name,omitempty" yaml:"name"`
+	Value string `json:"value,omitempty" yaml:"value"`
+}
+
+// RetryDef is an endpoint's retry policy; durations are Go durations.
+type RetryDef struct {
+	MaxAttempts  int    `json:"maxAttempts,omitempty" yaml:"maxAttempts"`
+	InitialDelay string `json:"initialDelay,omitempty" yaml:"initialDelay"`
+	MaxDelay     string `json:"maxDelay,omitempty" yaml:"maxDelay"`
+}
+
+// EnvPrefix marks a value read from the environment.
+const EnvPrefix = "env:"
+
+// Endpoint returns the endpoint for deliveries, with env:NAME values read
+// through getenv; a variable that is not set is an error naming it.
+func (d EndpointDef) Endpoint(getenv func(string) string) (endpoints.Endpoint, error) {
+	var missing []string
+	val := func(s string) string {
+		name, ok := strings.CutPrefix(s, EnvPrefix)
+		if !ok {
+			return s
+		}
+		v := getenv(name)
+		if v == "" {
+			missing = append(missing, name)
+		}
+		return v
+	}
+	e := endpoints.Endpoint{Name: d.Name, Kind: endpoints.Kind(d.Kind), URL: val(d.URL), Format: endpoints.Format(d.Format)}
+	if d.Auth != nil {
+		e.Auth = endpoints.Auth{Type: endpoints.AuthType(d.Auth.Type), Name: d.Auth.Name, Value: val(d.Auth.Value)}
+	}
+	for _, s := range d.Secrets {
+		e.Secrets = append(e.Secrets, val(s))
+	}
+	if d.Timeout != "" {
+		t, err := time.ParseDuration(d.Timeout)
+		if err != nil {
+			return e, fmt.Errorf("endpoint %s: timeout %q: %w", d.Name, d.Timeout, err)
+		}
+		e.Timeout = t
+	}
+	if len(missing) > 0 {
+		return e, fmt.Errorf("endpoint %s: environment variable %s is not set", d.Name, strings.Join(missing, ", "))
+	}
+	return e.WithDefaults(), nil
+}
+
+// Policy returns the endpoint's retry policy, defaulted.
+func (d EndpointDef) Policy() (jobs.Policy, error) {
+	var p jobs.Policy
+	if d.Retry != nil {
+		p.MaxAttempts = d.Retry.MaxAttempts
+		var errs []error
+		for _, f := range []struct {
+			name, s string
+			to      *time.Duration
+		}{{"initialDelay", d.Retry.InitialDelay, &p.InitialDelay}, {"maxDelay", d.Retry.MaxDelay, &p.MaxDelay}} {
+			if f.s == "" {
+				continue
+			}
+			v, err := time.ParseDuration(f.s)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("retry %s %q is not a duration such as 30s", f.name, f.s))
+				continue
+			}
+			*f.to = v
+		}
+		if err := errors.Join(errs...); err != nil {
+			return p, err
+		}
+	}
+	p = p.WithDefaults()
+	return p, p.Validate()
+}
+
+// check reports an endpoint definition's problems: what Validate of the
+// endpoints package says, with env:NAME values standing in for what the
+// server will read.
+func (d EndpointDef) check() []error {
+	e, err := d.Endpoint(func(name string) string {
+		if strings.Contains(strings.ToLower(name), "secret") || slices.Contains(d.Secrets, EnvPrefix+name) {
+			return "whsec_" + "c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0" // a well-formed stand-in
+		}
+		return "https://stand-in.invalid/"
+	})
+	var errs []error
+	if err != nil && !strings.Contains(err.Error(), "is not set") {
+		errs = append(errs, err)
+	}
+	if err := e.Validate(); err != nil {
+		errs = append(errs, split(err)...)
+	}
+	if _, err := d.Policy(); err != nil {
+		errs = append(errs, split(err)...)
+	}
+	return errs
+}
+
+// checkEndpoints checks the endpoints and the steps that name one, and
+// returns the endpoints sorted by name.
+func (m *model) checkEndpoints(ps *problems) []EndpointDef {
+	seen := map[string]origin{}
+	var out []EndpointDef
+	for _, it := range m.endpoints {
+		d := it.def
+		if first, ok := seen[d.Name]; ok {
+			ps.add(it.at.at("name"), "endpoint %s: defined twice (first at %s)", d.Name, first.at("name"))
+			continue
+		}
+		seen[d.Name] = it.at
+		for _, err := range d.check() {
+			msg := err.Error()
+			if !strings.HasPrefix(msg, "endpoint "+d.Name+": ") {
+				msg = "endpoint " + d.Name + ": " + msg
+			}
+			ps.add(it.at, "%s", msg)
+		}
+		out = append(out, d)
+	}
+	for _, it := range m.steps {
+		if ep := it.def.Endpoint; ep != "" {
+			if _, ok := seen[ep]; !ok && !m.broken["endpoints"][ep] {
+				ps.add(it.at.at("endpoint"), "step %s: endpoint %s is not an endpoint of the solution (add it under endpoints:)", it.def.Name, ep)
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b EndpointDef) int { return cmp.Compare(a.Name, b.Name) })
+	return out
+}
+
+// Endpoints returns the endpoints of several solutions by name.
+func Endpoints(sols []*Solution) map[string]EndpointDef {
+	out := map[string]EndpointDef{}
+	for _, s := range sols {
+		for _, e := range s.Endpoints {
+			out[e.Name] = e
+		}
+	}
+	return out
+}
