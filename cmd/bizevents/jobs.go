@@ -10,47 +10,99 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
 
-	"github.com/bizevents/bizevents/engine/eventlog"
+	"github.com/bizevents/bizevents/engine/endpoints"
 	"github.com/bizevents/bizevents/engine/jobs"
 	"github.com/bizevents/bizevents/engine/pipeline"
 	"github.com/bizevents/bizevents/engine/router"
+	"github.com/bizevents/bizevents/engine/solution"
+	"github.com/bizevents/bizevents/engine/storage"
 )
 
-// asyncRouter is serve's router: async steps (and, with endpoints, their
-// deliveries) as jobs, kept in step with the engine's definitions.
+// asyncRouter is serve's router: async steps and endpoint deliveries as
+// jobs, kept in step with the engine's definitions and the imported
+// solutions' endpoints.
 type asyncRouter struct {
 	r    *router.Router
 	e    *pipeline.Engine
 	log  *slog.Logger
 	last *pipeline.Definitions
+	eps  *endpointSet
 
 	cancel context.CancelFunc
 	done   chan struct{}
 }
 
-// newAsyncRouter makes the router of an engine; start it with run.
-func newAsyncRouter(e *pipeline.Engine, logger *slog.Logger) (*asyncRouter, error) {
-	store := jobs.NewStore(e.DB(), nil)
-	r, err := router.New(e.DB(), store, asyncRunners(e), router.Config{Logger: logger})
+// newAsyncRouter makes the router of an engine; start it with start.
+// getenv reads the env:NAME values of endpoints.
+func newAsyncRouter(e *pipeline.Engine, getenv func(string) string, logger *slog.Logger) (*asyncRouter, error) {
+	eps := &endpointSet{getenv: getenv}
+	r, err := router.New(e.DB(), jobs.NewStore(e.DB(), nil), asyncRunners(e, eps), router.Config{Logger: logger})
 	if err != nil {
 		return nil, err
 	}
-	return &asyncRouter{r: r, e: e, log: logger.With(logKeyComponent, "router")}, nil
+	return &asyncRouter{r: r, e: e, eps: eps, log: logger.With(logKeyComponent, "router")}, nil
+}
+
+// endpointSet is the imported solutions' endpoints, swapped whole when
+// they change.
+type endpointSet struct {
+	getenv func(string) string
+	defs   atomic.Pointer[map[string]solution.EndpointDef]
+}
+
+func (s *endpointSet) load(ctx context.Context, q storage.Querier) error {
+	sols, err := solution.Imported(ctx, q)
+	if err != nil {
+		return err
+	}
+	m := solution.Endpoints(sols)
+	s.defs.Store(&m)
+	return nil
+}
+
+func (s *endpointSet) def(name string) (solution.EndpointDef, bool) {
+	m := s.defs.Load()
+	if m == nil {
+		return solution.EndpointDef{}, false
+	}
+	d, ok := (*m)[name]
+	return d, ok
+}
+
+// policy is a step's retry policy: its endpoint's, or the default.
+func (s *endpointSet) policy(step *pipeline.Step) jobs.Policy {
+	if d, ok := s.def(step.Endpoint); ok {
+		if p, err := d.Policy(); err == nil {
+			return p
+		}
+	}
+	return jobs.Policy{}
 }
 
 // asyncRunners are the runners of each job kind.
-func asyncRunners(e *pipeline.Engine) map[string]router.Runner {
+func asyncRunners(e *pipeline.Engine, eps *endpointSet) map[string]router.Runner {
+	wh := endpoints.NewWebhook(endpoints.WebhookConfig{})
 	return map[string]router.Runner{
 		router.KindStep: router.StepRunner(e),
-		// Endpoint steps are recorded as jobs; their deliveries come with
-		// the endpoints (webhook, queue, stream).
-		router.KindEndpoint: router.RunnerFunc(func(ctx context.Context, j jobs.Job, _ eventlog.Event) jobs.Outcome {
-			return jobs.Outcome{Err: fmt.Errorf("step %s delivers to an endpoint, and this server has no endpoint runner yet", j.Target), Retryable: true}
-		}),
+		router.KindEndpoint: router.EndpointRunner(router.EndpointConfig{Engine: e, Webhook: wh, Environment: "bizevents",
+			Endpoint: func(name string) (endpoints.Endpoint, bool) {
+				d, ok := eps.def(name)
+				if !ok {
+					return endpoints.Endpoint{}, false
+				}
+				ep, err := d.Endpoint(eps.getenv)
+				if err != nil {
+					// A missing variable fails the attempt clearly, and
+					// the job is retried once it is set.
+					return endpoints.Endpoint{Name: name, Kind: endpoints.Kind(d.Kind), URL: "invalid://" + err.Error()}, true
+				}
+				return ep, true
+			}}),
 	}
 }
 
@@ -61,7 +113,10 @@ func (a *asyncRouter) sync() error {
 	if defs == a.last {
 		return nil
 	}
-	if err := a.r.Sync(router.StepSubscriptions(defs, jobs.Policy{})); err != nil {
+	if err := a.eps.load(context.Background(), a.e.DB()); err != nil {
+		return err
+	}
+	if err := a.r.Sync(router.StepSubscriptionsWith(defs, a.eps.policy)); err != nil {
 		return err
 	}
 	a.last = defs
@@ -344,7 +399,11 @@ func runReplayDeliver(ctx context.Context, o replayDeliverOptions, stdout, stder
 		return err
 	}
 	defer db.Close()
-	r, err := router.New(db, jobs.NewStore(db, nil), asyncRunners(e), router.Config{})
+	eps := &endpointSet{getenv: func(string) string { return "" }}
+	if err := eps.load(ctx, db); err != nil {
+		return err
+	}
+	r, err := router.New(db, jobs.NewStore(db, nil), asyncRunners(e, eps), router.Config{})
 	if err != nil {
 		return err
 	}

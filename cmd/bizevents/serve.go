@@ -11,10 +11,12 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"strconv"
 	"time"
 
 	"github.com/bizevents/bizevents/engine/api"
+	"github.com/bizevents/bizevents/engine/catalog"
 	"github.com/bizevents/bizevents/engine/errcode"
 	"github.com/bizevents/bizevents/engine/eventlog"
 	"github.com/bizevents/bizevents/engine/jobs"
@@ -66,6 +68,8 @@ type serveOptions struct {
 	// ready, when set, is called with the listening address once the
 	// server accepts connections (tests listen on port 0).
 	ready func(net.Addr)
+	// getenv reads the environment (endpoints' env:NAME values).
+	getenv func(string) string
 }
 
 func serveCommand() *command {
@@ -82,6 +86,7 @@ func serveCommand() *command {
 			"  GET /api/traces         the plugin trace log; query: step, module, handler, correlation_id,\n" +
 			"                          since, until, failed, after, limit\n" +
 			"  GET /api/jobs[/{id}]    the jobs of async steps and deliveries; POST /api/jobs/{id}/retry|cancel\n" +
+			"  GET /api/catalogs/...   the catalogs: categories, events and each event's JSON Schema\n" +
 			"Every request but /healthz and the token needs \"Authorization: Bearer <token or API key>\".\n" +
 			"Errors are {\"error\":{\"code\",\"message\",\"bizeventsCode\"}} with stable codes.",
 		setup: func(fs *flag.FlagSet, env *cliEnv) func(context.Context, []string) error {
@@ -108,6 +113,7 @@ func serveCommand() *command {
 				if len(args) > 0 {
 					return usagef("unexpected argument %q", args[0])
 				}
+				o.getenv = env.getenv
 				return runServe(ctx, o, env.stdout, env.stderr)
 			}
 		},
@@ -118,6 +124,9 @@ func serveCommand() *command {
 // returns nil; it returns an error when the store cannot be opened or the
 // server fails.
 func runServe(ctx context.Context, o serveOptions, _, stderr io.Writer) error {
+	if o.getenv == nil {
+		o.getenv = os.Getenv
+	}
 	if o.Addr == "" {
 		o.Addr = defaultAddr
 	}
@@ -163,7 +172,7 @@ func runServe(ctx context.Context, o serveOptions, _, stderr io.Writer) error {
 			return err
 		}
 	}
-	async, err := newAsyncRouter(e, logger)
+	async, err := newAsyncRouter(e, o.getenv, logger)
 	if err != nil {
 		return err
 	}
@@ -251,7 +260,8 @@ type logAPI struct {
 // newHandler routes the Web API, the token endpoint, the log's endpoints
 // and the health check.
 func newHandler(e *pipeline.Engine, auth *security.Authenticator, o serveOptions, logger *slog.Logger) (http.Handler, error) {
-	web, err := api.New(api.Deps{Metadata: e, Service: e, Auth: auth}, api.Config{RateLimit: o.RateLimit, Burst: int(max(o.RateLimit, 1) * 2), Logger: logger})
+	catalogs := api.CatalogSourceFunc(func(ctx context.Context) (*catalog.Index, error) { return solution.Catalogs(ctx, e.DB()) })
+	web, err := api.New(api.Deps{Metadata: e, Service: e, Auth: auth, Catalogs: catalogs}, api.Config{RateLimit: o.RateLimit, Burst: int(max(o.RateLimit, 1) * 2), Logger: logger})
 	if err != nil {
 		return nil, err
 	}
@@ -264,6 +274,8 @@ func newHandler(e *pipeline.Engine, auth *security.Authenticator, o serveOptions
 	(&jobsAPI{logAPI: a, store: jobs.NewStore(e.DB(), nil)}).register(mux)
 	mux.Handle(api.DefaultBasePath+"/", web)
 	mux.Handle(api.DefaultTokenPath, web)
+	mux.Handle(api.DefaultCatalogPath, web)
+	mux.Handle(api.DefaultCatalogPath+"/", web)
 	return logRequests(logger.With(logKeyComponent, "http"), mux), nil
 }
 

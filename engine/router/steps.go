@@ -25,6 +25,12 @@ func StepSubscriber(step string) string { return "step:" + step }
 // when it committed (the event's asyncSteps), so a step added later does
 // not run on older events, and a removed step's events are kept as jobs.
 func StepSubscriptions(defs *pipeline.Definitions, policy jobs.Policy) []Subscription {
+	return StepSubscriptionsWith(defs, func(*pipeline.Step) jobs.Policy { return policy })
+}
+
+// StepSubscriptionsWith is StepSubscriptions with a retry policy per step
+// (an endpoint step takes its endpoint's).
+func StepSubscriptionsWith(defs *pipeline.Definitions, policyOf func(*pipeline.Step) jobs.Policy) []Subscription {
 	var out []Subscription
 	for _, s := range defs.AsyncSteps() {
 		name := s.Name
@@ -33,7 +39,7 @@ func StepSubscriptions(defs *pipeline.Definitions, policy jobs.Policy) []Subscri
 			kind = KindEndpoint
 		}
 		out = append(out, Subscription{
-			Name: StepSubscriber(name), Kind: kind, Target: name, Policy: policy,
+			Name: StepSubscriber(name), Kind: kind, Target: name, Policy: policyOf(s),
 			Match: func(ev eventlog.Event) bool { return slices.Contains(pipeline.EventSteps(ev), name) },
 		})
 	}
