@@ -28,6 +28,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
@@ -165,6 +166,11 @@ type Router struct {
 	// outcomes carries finished attempts to the finisher, which records
 	// them in batches.
 	outcomes chan jobs.Finished
+	// adopt carries jobs the enqueuer created already claimed, with their
+	// events, to the dispatcher; spare is how many it may create so, the
+	// workers the dispatcher has free and nothing queued for.
+	adopt chan []claimedJob
+	spare atomic.Int64
 }
 
 // New makes a router over db's log and jobs, running each job kind with
@@ -172,7 +178,8 @@ type Router struct {
 func New(db storage.DB, store *jobs.Store, runners map[string]Runner, cfg Config) (*Router, error) {
 	cfg = cfg.WithDefaults()
 	r := &Router{db: db, jobs: store, runners: runners, cfg: cfg, log: cfg.Logger.With("component", "router"),
-		subs: map[string]Subscription{}, handlers: map[string]*message.Handler{}, wake: make(chan struct{}, 1), keep: newIdle()}
+		subs: map[string]Subscription{}, handlers: map[string]*message.Handler{}, wake: make(chan struct{}, 1), keep: newIdle(),
+		outcomes: make(chan jobs.Finished, 4*cfg.Workers), adopt: make(chan []claimedJob, 16)}
 	wm, err := message.NewRouter(message.RouterConfig{CloseTimeout: 10 * time.Second}, watermill.NewSlogLogger(r.log))
 	if err != nil {
 		return nil, err
@@ -210,7 +217,6 @@ func (r *Router) Start(ctx context.Context) error {
 	case <-r.done:
 		return errors.New("router: watermill did not start")
 	}
-	r.outcomes = make(chan jobs.Finished, 4*r.cfg.Workers)
 	r.wg.Add(3)
 	go r.dispatch(runCtx)
 	go r.finisher()
@@ -331,16 +337,51 @@ func (r *Router) enqueue(msg *message.Message) error {
 	if !ok {
 		return nil // removed meanwhile
 	}
-	batch := make([]jobs.NewJob, len(evs))
+	// With workers free and nothing queued, the first jobs are created
+	// claimed by this process and handed to the dispatcher with their
+	// events: no claim's round trip between commit and run.
+	spare := 0
+	if !s.Ordered {
+		spare = int(min(r.spare.Load(), int64(len(evs)), int64(r.cfg.PerSubscriber)))
+	}
+	claimedNew := make([]jobs.NewJob, 0, spare)
+	waiting := make([]jobs.NewJob, 0, len(evs)-spare)
 	for i, ev := range evs {
-		batch[i] = newJob(s, ev, "")
+		if i < spare {
+			claimedNew = append(claimedNew, newJob(s, ev, ""))
+		} else {
+			waiting = append(waiting, newJob(s, ev, ""))
+		}
 	}
 	ctx := msg.Context()
+	var adopted []jobs.Job
 	if err := storage.Run(ctx, r.db, func(tx storage.Tx) error {
-		_, err := r.jobs.Enqueue(ctx, tx, batch)
+		var err error
+		if len(claimedNew) > 0 {
+			if adopted, err = r.jobs.EnqueueClaimed(ctx, tx, r.cfg.Owner, r.cfg.Lease, claimedNew); err != nil {
+				return err
+			}
+		}
+		_, err = r.jobs.Enqueue(ctx, tx, waiting)
 		return err
 	}); err != nil {
 		return err
+	}
+	if len(adopted) > 0 {
+		byPos := make(map[int64]*eventlog.Event, len(evs))
+		for i := range evs {
+			byPos[evs[i].Position] = &evs[i]
+		}
+		cs := make([]claimedJob, len(adopted))
+		for i, j := range adopted {
+			cs[i] = claimedJob{job: j, event: byPos[j.Position]}
+		}
+		r.spare.Add(-int64(len(cs)))
+		select {
+		case r.adopt <- cs:
+		case <-ctx.Done():
+			// Claimed but not run: taken again when the leases end.
+		}
 	}
 	r.signal()
 	return nil
@@ -413,6 +454,7 @@ func (r *Router) dispatch(ctx context.Context) {
 				startable++
 			}
 		}
+		r.spare.Store(int64(max(r.cfg.Workers-inFlight-len(pending), 0)))
 		room := 0
 		if startable < r.cfg.Workers {
 			room = 2*r.cfg.Workers - startable
@@ -449,7 +491,12 @@ func (r *Router) dispatch(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			// Jobs claimed but not started go back when their leases end.
+			r.spare.Store(0)
 			return
+		case cs := <-r.adopt:
+			mu.Lock()
+			pending = append(pending, cs...)
+			mu.Unlock()
 		case <-r.wake:
 		case <-tick.C:
 		}
