@@ -1,12 +1,39 @@
 // Package endpoints delivers what happened, after commit, to the service
-// endpoints a solution defines: for now web hooks (later a queue and a
-// stream). Every subscriber receives the execution context of the event,
-// Dataverse's RemoteExecutionContext in JSON, built by [ContextFromEvent].
+// endpoints a solution defines: web hooks ([Webhook], HTTP), queues
+// ([Queue], RabbitMQ over AMQP 0.9.1, the Service Bus analog) and streams
+// ([Stream], NATS JetStream, the Event Hub analog). Every subscriber
+// receives the execution context of the event, Dataverse's
+// RemoteExecutionContext in JSON, built by [ContextFromEvent], as the same
+// bytes whatever the kind.
 //
-// The job runner owns retries and schedules: [Webhook.Deliver] makes one
-// attempt and returns an [Attempt] that says what the receiver answered,
-// whether trying again may help ([Attempt.Retryable]) and how long the
-// receiver asked to wait ([Attempt.RetryAfter]).
+// The job runner owns retries and schedules: each sender's Deliver makes
+// one attempt and returns an [Attempt] that says what the receiver
+// answered, whether trying again may help ([Attempt.Retryable]) and how
+// long the receiver asked to wait ([Attempt.RetryAfter]). A queue or a
+// stream counts as delivered once the broker has confirmed the message
+// (publisher confirms; JetStream's ack), never on a bare send.
+//
+// # Queues and streams
+//
+// A [Queue] and a [Stream] each keep one connection per broker URL, shared
+// by every endpoint and delivery to it and dialed again when lost. The
+// body is the web hook's for the endpoint's Format; the headers too, but
+// for HTTP's own (User-Agent, Idempotency-Key, the Auth), with
+// [HeaderCorrelationID] added, and named in lower case (webhook-id,
+// ce-id, x-bizevents-attempt), as Standard Webhooks and the CloudEvents
+// NATS binding write them: broker headers are matched case-sensitively.
+// A receiver checks the signature with Verify(secret, HeaderFrom(headers),
+// body, ...), as a web hook's receiver does. A queue sends the content
+// type as the content_type property and the delivery's ID as message_id;
+// a stream sends content-type as a header and the ID as Nats-Msg-Id, which
+// JetStream's duplicate window deduplicates.
+//
+// Kafka, the other Event Hub analog the design names, is not a kind yet.
+// It would be a third sender beside [Queue] and [Stream]: a "kafka" Kind,
+// an Endpoint.Topic, a connection per broker list (watermill-kafka's
+// publisher, or franz-go), the body and headers as here (the CloudEvents
+// Kafka binding names them ce_*), the delivery's ID as the record key so
+// that an idempotent producer and compacting consumers deduplicate.
 //
 // # Formats
 //
@@ -17,6 +44,9 @@
 //	cloudevents-structured  a CloudEvents 1.0 envelope, Content-Type application/cloudevents+json,
 //	                        whose data is the ExecutionContext
 //	cloudevents-binary      the ExecutionContext as the body, the envelope's attributes as ce-* headers
+//
+// On a queue or a stream, binary mode's attributes are the same headers,
+// in lower case: ce-id, ce-type...
 //
 // The CloudEvents attributes: id is the delivery's ID, source
 // "/bizevents/<environment>/<solution>" ("engine" for a message no solution

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 )
@@ -212,4 +213,104 @@ func appendString(b []byte, s string) []byte {
 	}
 	b = append(b, s[start:]...)
 	return append(b, '"')
+}
+
+// encoded is a delivery encoded for its endpoint, whatever the kind: the
+// body a web hook posts is the body a queue or a stream carries.
+type encoded struct {
+	// c is the execution context as sent (OperationID filled).
+	c *ExecutionContext
+	// body is c in the endpoint's Format.
+	body []byte
+	// contentType is the body's media type.
+	contentType string
+	// ce is the envelope whose attributes travel as Ce-* headers in
+	// binary mode, nil in the other formats.
+	ce *CloudEvent
+}
+
+// encodeDelivery encodes d for e (whose defaults are filled) in e's Format.
+func encodeDelivery(e *Endpoint, d *Delivery) (encoded, error) {
+	m := encoded{c: sendable(d.Context, d.ID), contentType: ContentTypeJSON}
+	body := make([]byte, 0, sizeHint(m.c))
+	var err error
+	switch e.Format {
+	case FormatCloudEventsStructured:
+		m.contentType = ContentTypeCloudEvents
+		body, err = appendCloudEvent(body, newCloudEvent(d.ID, m.c, d.Replay))
+	case FormatCloudEventsBinary:
+		m.ce = newCloudEvent(d.ID, m.c, d.Replay)
+		body, err = appendContext(body, m.c)
+	default:
+		body, err = appendContext(body, m.c)
+	}
+	if err != nil {
+		return encoded{}, fmt.Errorf("%w: encode the execution context: %v", ErrInvalidDelivery, err)
+	}
+	m.body = body
+	return m, nil
+}
+
+// headers calls set with the headers every kind of endpoint carries, under
+// their canonical names: Webhook-Id and Webhook-Timestamp (ts, Unix
+// seconds), Webhook-Signature when e has secrets, X-Bizevents-Attempt,
+// X-Bizevents-Replay on a replay, then the format's own: the Ce-*
+// attributes in binary mode, Dataverse's X-Ms-* and X-Request-Id with the
+// context. Content-Type is left to the caller: a queue sends it as a
+// message property.
+func (m *encoded) headers(e *Endpoint, d *Delivery, ts string, set func(name, value string)) error {
+	set("Webhook-Id", d.ID)
+	set("Webhook-Timestamp", ts)
+	if len(e.Secrets) > 0 {
+		keys := make([][]byte, len(e.Secrets))
+		for i, s := range e.Secrets {
+			k, err := decodeSecret(s)
+			if err != nil {
+				return err // Validate checked: unreachable
+			}
+			keys[i] = k
+		}
+		set("Webhook-Signature", signKeys(keys, d.ID, ts, m.body))
+	}
+	set(HeaderAttempt, strconv.Itoa(max(d.Attempt, 1)))
+	if d.Replay {
+		set(HeaderReplay, "true")
+	}
+	switch e.Format {
+	case FormatCloudEventsBinary:
+		m.ce.headers(set)
+	case FormatContext:
+		// The headers Dataverse sends with its webhooks.
+		c := m.c
+		set("X-Request-Id", headerValue(c.RequestID))
+		set("X-Ms-Correlation-Request-Id", headerValue(c.CorrelationID))
+		set("X-Ms-Dynamics-Organization", headerValue(c.OrganizationName))
+		set("X-Ms-Dynamics-Entity-Name", headerValue(c.PrimaryEntityName))
+		set("X-Ms-Dynamics-Request-Name", headerValue(c.MessageName))
+	}
+	return nil
+}
+
+// brokerHeaders calls set with the headers of a message on a queue or a
+// stream: the web hook's ([encoded.headers]) and [HeaderCorrelationID],
+// names in lower case, as the CloudEvents NATS binding and Standard
+// Webhooks spell them: broker headers, unlike HTTP's, are matched
+// case-sensitively.
+func (m *encoded) brokerHeaders(e *Endpoint, d *Delivery, now time.Time, set func(name, value string)) error {
+	lower := func(k, v string) { set(strings.ToLower(k), v) }
+	if err := m.headers(e, d, strconv.FormatInt(now.Unix(), 10), lower); err != nil {
+		return err
+	}
+	if id := m.correlationID(); id != "" {
+		lower(HeaderCorrelationID, id)
+	}
+	return nil
+}
+
+// correlationID is the context's correlation id, empty for the nil GUID.
+func (m *encoded) correlationID() string {
+	if m.c.CorrelationID == nilGUID {
+		return ""
+	}
+	return m.c.CorrelationID
 }

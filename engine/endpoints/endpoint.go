@@ -11,11 +11,17 @@ import (
 // Kind is how an endpoint receives deliveries.
 type Kind string
 
-// The kinds. Only webhooks are implemented; a queue (AMQP, the Service Bus
-// analog) and a stream (NATS JetStream or Kafka, the Event Hub analog) come
-// next.
+// The kinds. Kafka, the other Event Hub analog, is not a kind yet: see the
+// package doc.
 const (
+	// KindWebhook posts each delivery over HTTP ([Webhook]).
 	KindWebhook Kind = "webhook"
+	// KindQueue publishes each delivery to RabbitMQ over AMQP 0.9.1, the
+	// Service Bus analog ([Queue]).
+	KindQueue Kind = "queue"
+	// KindStream publishes each delivery to NATS JetStream, the Event Hub
+	// analog ([Stream]).
+	KindStream Kind = "stream"
 )
 
 // Format is how a delivery's body and headers carry the execution context.
@@ -77,14 +83,41 @@ type Endpoint struct {
 	// lower case letters, digits and underscores, starting with a letter,
 	// at most 64 characters. Steps name it.
 	Name string
-	// Kind is how the endpoint receives deliveries; only [KindWebhook] is
-	// implemented.
+	// Kind is how the endpoint receives deliveries: [KindWebhook],
+	// [KindQueue] or [KindStream].
 	Kind Kind
-	// URL is where deliveries are posted: http:// or https://, with a host
-	// and no user:password (use Auth).
+	// URL is where deliveries go. A web hook's is http:// or https://,
+	// with a host and no user:password (use Auth). A queue's is the
+	// broker's amqp:// or amqps:// URI, amqp://user:password@host:5672/vhost;
+	// a stream's the NATS server's nats:// (or tls://, ws://, wss://) URL,
+	// several separated by commas, credentials in it
+	// (nats://user:password@host:4222 or nats://token@host). Deliveries to
+	// one URL share one connection.
 	URL string
-	// Auth is how the receiver authenticates bizevents.
+	// Auth is how a web hook's receiver authenticates bizevents. A queue
+	// or a stream takes none: its credentials are in the URL.
 	Auth Auth
+	// Queue is a queue endpoint's queue: it is declared (durable, no
+	// arguments) when it does not exist, and an existing one is used as it
+	// is. With Exchange set too, it is bound to the exchange with its own
+	// name as the routing key. At most 255 bytes, not starting with "amq.".
+	Queue string
+	// Exchange is the exchange a queue endpoint publishes to, which must
+	// exist (its type is the broker owner's choice). The routing key is
+	// Queue when set, else the event's CloudEvents type
+	// (bizevents.account.Create), for a topic exchange's bindings. Empty:
+	// the default exchange, which routes to Queue.
+	Exchange string
+	// Subject is the NATS subject a stream endpoint publishes to, such as
+	// bizevents.contoso.orders: tokens separated by dots, no wildcards or
+	// spaces. Required for a stream.
+	Subject string
+	// Stream is the JetStream stream that must store the messages. When set,
+	// it is created if it does not exist (file storage, limits retention,
+	// the server's default duplicate window, Subject as its one subject);
+	// an existing stream is used as it is, and a publish the stream does not
+	// capture fails. Empty: whichever stream captures Subject.
+	Stream string
 	// Format is what a delivery looks like. Default: [FormatContext].
 	Format Format
 	// Timeout bounds one attempt, from sending the request to reading the
@@ -149,13 +182,25 @@ func (e Endpoint) Validate() error {
 	}
 	switch e.Kind {
 	case KindWebhook:
+		validateURL(e.URL, bad)
+		validateAuth(e.Auth, bad)
+		onlyFor(e, bad, KindQueue, "queue", e.Queue)
+		onlyFor(e, bad, KindQueue, "exchange", e.Exchange)
+		onlyFor(e, bad, KindStream, "subject", e.Subject)
+		onlyFor(e, bad, KindStream, "stream", e.Stream)
+	case KindQueue:
+		validateAMQP(e, bad)
+	case KindStream:
+		validateNATS(e, bad)
 	case "":
-		bad("kind", "is required: webhook")
+		bad("kind", "is required: webhook, queue or stream")
+		requireURL(e.URL, bad)
+		validateAuth(e.Auth, bad)
 	default:
-		bad("kind", "%q is not supported: webhook", e.Kind)
+		bad("kind", "%q is not supported: webhook, queue or stream", e.Kind)
+		requireURL(e.URL, bad)
+		validateAuth(e.Auth, bad)
 	}
-	validateURL(e.URL, bad)
-	validateAuth(e.Auth, bad)
 	switch e.Format {
 	case "", FormatContext, FormatCloudEventsStructured, FormatCloudEventsBinary:
 	default:
@@ -182,8 +227,7 @@ func (e Endpoint) Validate() error {
 }
 
 func validateURL(raw string, bad func(field, format string, args ...any)) {
-	if raw == "" {
-		bad("url", "is required")
+	if !requireURL(raw, bad) {
 		return
 	}
 	u, err := url.Parse(raw)
@@ -200,6 +244,23 @@ func validateURL(raw string, bad func(field, format string, args ...any)) {
 	}
 	if u.User != nil {
 		bad("url", "must not hold a user or password: use auth")
+	}
+}
+
+// requireURL reports a missing URL, and whether there is one.
+func requireURL(raw string, bad func(field, format string, args ...any)) bool {
+	if raw == "" {
+		bad("url", "is required")
+		return false
+	}
+	return true
+}
+
+// onlyFor reports a field that is set on an endpoint of a kind that does
+// not use it.
+func onlyFor(e Endpoint, bad func(field, format string, args ...any), kind Kind, field, value string) {
+	if value != "" {
+		bad(field, "applies to %s endpoints, not to a %s", kind, e.Kind)
 	}
 }
 

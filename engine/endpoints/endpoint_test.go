@@ -58,7 +58,8 @@ func TestEndpointValidate(t *testing.T) {
 		{"64-character name", with(func(e *endpoints.Endpoint) { e.Name = "e" + strings.Repeat("_9", 31) + "z" }), nil},
 		{"65-character name", with(func(e *endpoints.Endpoint) { e.Name = "e" + strings.Repeat("_9", 32) }), []string{"name"}},
 		{"no kind", with(func(e *endpoints.Endpoint) { e.Kind = "" }), []string{"kind"}},
-		{"queue not yet", with(func(e *endpoints.Endpoint) { e.Kind = "queue" }), []string{"kind"}},
+		{"kafka not yet", with(func(e *endpoints.Endpoint) { e.Kind = "kafka" }), []string{"kind"}},
+		{"queue field on a web hook", with(func(e *endpoints.Endpoint) { e.Queue = "orders"; e.Stream = "ORDERS" }), []string{"queue", "stream"}},
 		{"no url", with(func(e *endpoints.Endpoint) { e.URL = "" }), []string{"url"}},
 		{"ftp", with(func(e *endpoints.Endpoint) { e.URL = "ftp://erp.example/x" }), []string{"url"}},
 		{"relative", with(func(e *endpoints.Endpoint) { e.URL = "/hooks" }), []string{"url", "url"}},
@@ -110,13 +111,73 @@ func TestEndpointValidate(t *testing.T) {
 	}
 }
 
+func TestEndpointValidateBrokers(t *testing.T) {
+	t.Parallel()
+	queue := endpoints.Endpoint{Name: "erp_queue", Kind: endpoints.KindQueue, URL: "amqp://bizevents:pw@rabbit.example:5672/erp", Queue: "erp.orders"}
+	stream := endpoints.Endpoint{Name: "erp_stream", Kind: endpoints.KindStream, URL: "nats://token@nats-1.example:4222, nats://nats-2.example:4222",
+		Subject: "bizevents.erp.orders", Stream: "ERP_ORDERS"}
+	with := func(e endpoints.Endpoint, f func(e *endpoints.Endpoint)) endpoints.Endpoint {
+		f(&e)
+		return e
+	}
+	tests := []struct {
+		name string
+		e    endpoints.Endpoint
+		want []string
+	}{
+		{"queue", queue, nil},
+		{"queue with everything", with(queue, func(e *endpoints.Endpoint) {
+			e.URL = "amqps://rabbit.example/"
+			e.Exchange = "amq.topic"
+			e.Format = endpoints.FormatCloudEventsBinary
+			e.Secrets = []string{secretA}
+		}), nil},
+		{"exchange only", with(queue, func(e *endpoints.Endpoint) { e.Queue = ""; e.Exchange = "bizevents" }), nil},
+		{"no destination", with(queue, func(e *endpoints.Endpoint) { e.Queue = "" }), []string{"queue"}},
+		{"reserved queue", with(queue, func(e *endpoints.Endpoint) { e.Queue = "amq.gen-1" }), []string{"queue"}},
+		{"long queue", with(queue, func(e *endpoints.Endpoint) { e.Queue = strings.Repeat("q", 256) }), []string{"queue"}},
+		{"queue with a space", with(queue, func(e *endpoints.Endpoint) { e.Queue = "erp orders" }), []string{"queue"}},
+		{"exchange with a line break", with(queue, func(e *endpoints.Endpoint) { e.Exchange = "erp\n" }), []string{"exchange"}},
+		{"queue over http", with(queue, func(e *endpoints.Endpoint) { e.URL = "https://rabbit.example/" }), []string{"url"}},
+		{"queue without host", with(queue, func(e *endpoints.Endpoint) { e.URL = "amqp:///erp" }), []string{"url"}},
+		{"queue without url", with(queue, func(e *endpoints.Endpoint) { e.URL = "" }), []string{"url"}},
+		{"queue with auth", with(queue, func(e *endpoints.Endpoint) {
+			e.Auth = endpoints.Auth{Type: endpoints.AuthHTTPHeader, Name: "X-Key", Value: "v"}
+		}), []string{"auth"}},
+		{"queue with a subject", with(queue, func(e *endpoints.Endpoint) { e.Subject = "a.b" }), []string{"subject"}},
+		{"stream", stream, nil},
+		{"stream without a stream", with(stream, func(e *endpoints.Endpoint) { e.Stream = "" }), nil},
+		{"tls stream", with(stream, func(e *endpoints.Endpoint) { e.URL = "tls://nats.example:4443" }), nil},
+		{"no subject", with(stream, func(e *endpoints.Endpoint) { e.Subject = "" }), []string{"subject"}},
+		{"wildcard subject", with(stream, func(e *endpoints.Endpoint) { e.Subject = "bizevents.*" }), []string{"subject"}},
+		{"empty token", with(stream, func(e *endpoints.Endpoint) { e.Subject = "bizevents..orders" }), []string{"subject"}},
+		{"system subject", with(stream, func(e *endpoints.Endpoint) { e.Subject = "$JS.API.INFO" }), []string{"subject"}},
+		{"stream name with a dot", with(stream, func(e *endpoints.Endpoint) { e.Stream = "erp.orders" }), []string{"stream"}},
+		{"stream over amqp", with(stream, func(e *endpoints.Endpoint) { e.URL = "amqp://rabbit.example/" }), []string{"url"}},
+		{"second server not a URL", with(stream, func(e *endpoints.Endpoint) { e.URL = "nats://a.example,b.example" }), []string{"url"}},
+		{"stream with a queue", with(stream, func(e *endpoints.Endpoint) { e.Queue = "orders"; e.Exchange = "x" }), []string{"queue", "exchange"}},
+		{"stream with auth", with(stream, func(e *endpoints.Endpoint) { e.Auth = endpoints.Auth{Type: endpoints.AuthWebhookKey, Value: "k"} }),
+			[]string{"auth"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			err := tt.e.Validate()
+			require.Equal(t, tt.want, fields(t, err))
+			if err != nil {
+				require.NotContains(t, err.Error(), "pw@", "a URL's password is never quoted")
+			}
+		})
+	}
+}
+
 // TestEndpointValidateEveryProblem checks that one call lists every
 // problem, by field, and quotes no credential.
 func TestEndpointValidateEveryProblem(t *testing.T) {
 	t.Parallel()
 	e := endpoints.Endpoint{
 		Name:    "Bad Name",
-		Kind:    "stream",
+		Kind:    "kafka",
 		URL:     "ftp://",
 		Auth:    endpoints.Auth{Type: endpoints.AuthHTTPHeader, Name: "Content-Type", Value: "top-secret\n"},
 		Format:  "soap",
@@ -124,7 +185,7 @@ func TestEndpointValidateEveryProblem(t *testing.T) {
 		Secrets: []string{"plain-secret-value", "whsec_!!!!"},
 	}
 	err := e.Validate()
-	require.Equal(t, []string{"name", "kind", "url", "url", "auth.name", "auth.value", "format", "timeout", "secrets[0]", "secrets[1]"}, fields(t, err))
+	require.Equal(t, []string{"name", "kind", "auth.name", "auth.value", "format", "timeout", "secrets[0]", "secrets[1]"}, fields(t, err))
 	msg := err.Error()
 	for _, secret := range []string{"top-secret", "plain-secret-value", "!!!!"} {
 		require.NotContains(t, msg, secret)

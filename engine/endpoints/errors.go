@@ -31,6 +31,10 @@ var (
 	// JSON). Retrying does not help.
 	ErrInvalidDelivery = &Error{Code: errcode.InvalidArgument, Message: "invalid delivery"}
 
+	// ErrClosed: the [Queue] or [Stream] was closed; the attempt is
+	// retryable, by another process or after a restart.
+	ErrClosed = &Error{Code: errcode.Unavailable, Message: "the sender is closed"}
+
 	// ErrInvalidSecret: a signing secret is not "whsec_" and base64.
 	ErrInvalidSecret = &Error{Code: errcode.InvalidArgument, Message: "invalid signing secret"}
 	// ErrSignatureMissing: a webhook-id, webhook-timestamp or
@@ -51,8 +55,8 @@ type FieldError struct {
 	// Endpoint is the endpoint's name, as given (maybe empty or invalid).
 	Endpoint string
 	// Field names the field as a solution file spells it: "name", "kind",
-	// "url", "auth.type", "auth.name", "auth.value", "format", "timeout",
-	// "secrets[1]".
+	// "url", "auth", "auth.type", "auth.name", "auth.value", "queue",
+	// "exchange", "subject", "stream", "format", "timeout", "secrets[1]".
 	Field string
 	// Problem says what is wrong, never quoting a secret or an auth value.
 	Problem string

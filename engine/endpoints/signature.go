@@ -138,3 +138,27 @@ func Verify(secret string, headers http.Header, body []byte, now time.Time, tole
 	}
 	return ErrSignatureMismatch
 }
+
+// HeaderFrom returns a message's headers as an http.Header for [Verify]:
+// a NATS message's Header (nats.Header), an AMQP message's Headers
+// (amqp.Table), or any map of names to values. Names are canonicalized,
+// since a queue's and a stream's are lower case; a value is one string, a
+// list of strings, or anything else printed with fmt.
+func HeaderFrom[V any](h map[string]V) http.Header {
+	out := make(http.Header, len(h))
+	for k, v := range h {
+		switch v := any(v).(type) {
+		case string:
+			out.Add(k, v)
+		case []string:
+			for _, s := range v {
+				out.Add(k, s)
+			}
+		case []byte:
+			out.Add(k, string(v))
+		default:
+			out.Add(k, fmt.Sprint(v))
+		}
+	}
+	return out
+}

@@ -110,3 +110,14 @@ func TestNewSecret(t *testing.T) {
 	require.NoError(t, endpoints.Verify(a, h, []byte("x"), time.Unix(1, 0), 0))
 	require.ErrorIs(t, endpoints.Verify(b, h, []byte("x"), time.Unix(1, 0), 0), endpoints.ErrSignatureMismatch)
 }
+
+func TestHeaderFrom(t *testing.T) {
+	t.Parallel()
+	amqpLike := map[string]any{"webhook-id": "d-1", "x-count": int32(3), "raw": []byte("b")}
+	h := endpoints.HeaderFrom(amqpLike)
+	require.Equal(t, "d-1", h.Get("Webhook-Id"))
+	require.Equal(t, "3", h.Get("X-Count"))
+	require.Equal(t, "b", h.Get("Raw"))
+	natsLike := map[string][]string{"webhook-signature": {"v1,a", "v1,b"}}
+	require.Equal(t, []string{"v1,a", "v1,b"}, endpoints.HeaderFrom(natsLike).Values("Webhook-Signature"))
+}

@@ -51,6 +51,11 @@ type Delivery struct {
 	// X-Bizevents-Replay: true and, in CloudEvents, the extension
 	// bizeventsreplay=true.
 	Replay bool
+	// ReplayID names the replay (the job's), when Replay is set: a stream
+	// dedupes a replay's attempts on ID and ReplayID, so that JetStream's
+	// duplicate window does not take a replay for a retry of the first
+	// delivery. Empty: one name for every replay.
+	ReplayID string
 	// Context is what is delivered. Deliver does not change it; when its
 	// OperationID is empty, ID is sent in its place.
 	Context *ExecutionContext
@@ -70,36 +75,54 @@ func (d *Delivery) validate() error {
 	case d.Attempt < 0:
 		return fmt.Errorf("%w: negative Attempt", ErrInvalidDelivery)
 	}
-	for i := 0; i < len(d.ID); i++ {
-		if c := d.ID[i]; c <= 0x20 || c >= 0x7f {
-			return fmt.Errorf("%w: ID must be printable ASCII without spaces", ErrInvalidDelivery)
-		}
+	if !isPrintableID(d.ID) {
+		return fmt.Errorf("%w: ID must be printable ASCII without spaces", ErrInvalidDelivery)
+	}
+	if len(d.ReplayID) > maxDeliveryID || !isPrintableID(d.ReplayID) {
+		return fmt.Errorf("%w: ReplayID must be printable ASCII without spaces, at most %d bytes", ErrInvalidDelivery, maxDeliveryID)
 	}
 	return nil
 }
 
+// isPrintableID reports whether s is printable ASCII without spaces, as
+// a header value and an id must be.
+func isPrintableID(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c <= 0x20 || c >= 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
 // Attempt is what one try did, kept on the job.
 type Attempt struct {
-	// Status is the HTTP status, 0 when there was no response.
+	// Status is the HTTP status, 0 when there was no response (and always
+	// for a queue or a stream).
 	Status int
 	// Duration is how long the try took, from encoding the request to the
 	// end of the excerpt: the span the endpoint's Timeout bounds.
 	Duration time.Duration
 	// Response is the first MaxResponseExcerpt bytes of the response body,
 	// made valid UTF-8 (a rune cut at the end is dropped, invalid bytes
-	// become U+FFFD), never longer than MaxResponseExcerpt.
+	// become U+FFFD), never longer than MaxResponseExcerpt; empty for a
+	// queue or a stream.
 	Response string
-	// Err is nil on a 2xx answer. Otherwise: a [*StatusError] (another
-	// status), [ErrTimeout] (no answer within the endpoint's Timeout), a
-	// [*NetworkError] (refused, reset, DNS, TLS), the context's error when
-	// ctx ended (errors.Is(err, context.Canceled)), or, for an endpoint
-	// that does not validate or an unusable delivery, [*FieldError]s or
-	// [ErrInvalidDelivery].
+	// Err is nil on a 2xx answer (a broker's confirm or ack). Otherwise:
+	// a [*StatusError] (another status), [ErrTimeout] (no answer within
+	// the endpoint's Timeout), a [*NetworkError] (refused, reset, DNS,
+	// TLS, a broker connection lost), a [*BrokerError] (a broker refused
+	// the message), [ErrClosed] (the sender was closed), the context's
+	// error when ctx ended (errors.Is(err, context.Canceled)), or, for an
+	// endpoint that does not validate or is not of the sender's kind or an
+	// unusable delivery, [*FieldError]s or [ErrInvalidDelivery].
 	Err error
 	// Retryable says whether trying again may succeed: true for 5xx, 408,
-	// 409, 425, 429, timeouts, network errors and a canceled ctx; false for
-	// other statuses (4xx, and 3xx: redirects are not followed) and an
-	// invalid endpoint or delivery.
+	// 409, 425, 429, timeouts, network errors, a broker that is unavailable
+	// or nacked, ErrClosed and a canceled ctx; false for other statuses
+	// (4xx, and 3xx: redirects are not followed), a broker destination that
+	// does not exist or may not be used, and an invalid endpoint or
+	// delivery.
 	Retryable bool
 	// RetryAfter is the wait a 429 or 503 asked for in Retry-After (seconds
 	// or an HTTP date), else 0.
@@ -183,8 +206,8 @@ var errAttemptTimeout = errors.New("endpoint timeout")
 // ends at e's Timeout or when ctx ends, whichever is first.
 func (w *Webhook) Deliver(ctx context.Context, e Endpoint, d Delivery) Attempt {
 	e = e.WithDefaults()
-	if err := e.Validate(); err != nil {
-		return Attempt{Err: fmt.Errorf("endpoints: deliver: %w", err)}
+	if err := checkSender(&e, KindWebhook, "Webhook"); err != nil {
+		return Attempt{Err: err}
 	}
 	if err := d.validate(); err != nil {
 		return Attempt{Err: fmt.Errorf("endpoints: deliver to %s: %w", e.Name, err)}
@@ -217,27 +240,11 @@ func (w *Webhook) Deliver(ctx context.Context, e Endpoint, d Delivery) Attempt {
 
 // request builds the POST of a delivery.
 func (w *Webhook) request(ctx context.Context, e *Endpoint, d *Delivery) (*http.Request, error) {
-	c := sendable(d.Context, d.ID)
-	var (
-		body = make([]byte, 0, sizeHint(c))
-		ce   *CloudEvent
-		err  error
-	)
-	contentType := ContentTypeJSON
-	switch e.Format {
-	case FormatCloudEventsStructured:
-		contentType = ContentTypeCloudEvents
-		body, err = appendCloudEvent(body, newCloudEvent(d.ID, c, d.Replay))
-	case FormatCloudEventsBinary:
-		ce = newCloudEvent(d.ID, c, d.Replay)
-		body, err = appendContext(body, c)
-	default:
-		body, err = appendContext(body, c)
-	}
+	m, err := encodeDelivery(e, d)
 	if err != nil {
-		return nil, fmt.Errorf("%w: encode the execution context: %v", ErrInvalidDelivery, err)
+		return nil, err
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, targetURL(e), bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, targetURL(e), bytes.NewReader(m.body))
 	if err != nil {
 		// Not err: its message quotes the URL, which may hold a key.
 		return nil, &FieldError{Endpoint: e.Name, Field: "url", Problem: "is not a URL"}
@@ -251,38 +258,14 @@ func (w *Webhook) request(ctx context.Context, e *Endpoint, d *Delivery) (*http.
 		n := len(vals)
 		h[k] = vals[n-1 : n : n]
 	}
-	set("Content-Type", contentType)
+	set("Content-Type", m.contentType)
 	set("User-Agent", w.userAgent)
 	// The delivery is idempotent by design (receivers deduplicate on its
 	// id); saying so lets net/http resend it on a pooled connection the
 	// server had closed, instead of failing the attempt.
 	set("Idempotency-Key", d.ID)
-	ts := strconv.FormatInt(w.now().Unix(), 10)
-	set("Webhook-Id", d.ID)
-	set("Webhook-Timestamp", ts)
-	if len(e.Secrets) > 0 {
-		keys := make([][]byte, len(e.Secrets))
-		for i, s := range e.Secrets {
-			if keys[i], err = decodeSecret(s); err != nil {
-				return nil, err // Validate checked: unreachable
-			}
-		}
-		set("Webhook-Signature", signKeys(keys, d.ID, ts, body))
-	}
-	set(HeaderAttempt, strconv.Itoa(max(d.Attempt, 1)))
-	if d.Replay {
-		set(HeaderReplay, "true")
-	}
-	switch e.Format {
-	case FormatCloudEventsBinary:
-		ce.headers(set)
-	case FormatContext:
-		// The headers Dataverse sends with its webhooks.
-		set("X-Request-Id", headerValue(c.RequestID))
-		set("X-Ms-Correlation-Request-Id", headerValue(c.CorrelationID))
-		set("X-Ms-Dynamics-Organization", headerValue(c.OrganizationName))
-		set("X-Ms-Dynamics-Entity-Name", headerValue(c.PrimaryEntityName))
-		set("X-Ms-Dynamics-Request-Name", headerValue(c.MessageName))
+	if err := m.headers(e, d, strconv.FormatInt(w.now().Unix(), 10), set); err != nil {
+		return nil, err
 	}
 	if e.Auth.Type == AuthHTTPHeader {
 		set(http.CanonicalHeaderKey(e.Auth.Name), e.Auth.Value)
