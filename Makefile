@@ -17,7 +17,7 @@ run: build
 
 ## services: start what the tests need (PostgreSQL) when it is not running.
 services:
-	scripts/services.sh postgres
+	scripts/services.sh postgres rabbitmq nats
 
 ## toolchain: install clang, wasm-ld and wasi-libc (C plugins) when missing.
 toolchain:
