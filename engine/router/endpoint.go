@@ -31,15 +31,22 @@ type EndpointConfig struct {
 	Endpoint func(name string) (endpoints.Endpoint, bool)
 	// Webhook delivers to web hooks.
 	Webhook *endpoints.Webhook
+	// Queue delivers to queue endpoints (RabbitMQ); nil: a queue
+	// endpoint's jobs fail as not supported.
+	Queue *endpoints.Queue
+	// Stream delivers to stream endpoints (NATS JetStream); nil: a stream
+	// endpoint's jobs fail as not supported.
+	Stream *endpoints.Stream
 	// Environment names the deployment in the execution context.
 	Environment string
 }
 
 // EndpointRunner delivers endpoint steps' events: the execution context
 // of the event, for the step, to the step's endpoint. A delivery the
-// endpoint refused for good (a 4xx, an endpoint that is gone) is not
-// retried; the others are, per the job's policy, after at least the
-// endpoint's Retry-After.
+// endpoint refused for good (a 4xx, an endpoint that is gone, a broker
+// destination that does not exist) is not retried; the others are, per
+// the job's policy, after at least the endpoint's Retry-After. A web hook,
+// a queue and a stream receive the same body.
 func EndpointRunner(cfg EndpointConfig) Runner {
 	return RunnerFunc(func(ctx context.Context, j jobs.Job, ev eventlog.Event) jobs.Outcome {
 		step, ok := cfg.Engine.Definitions().AsyncStep(j.Target)
@@ -58,13 +65,20 @@ func EndpointRunner(cfg EndpointConfig) Runner {
 		if err != nil {
 			return jobs.Outcome{Err: err}
 		}
-		d := endpoints.Delivery{ID: DeliveryID(j.Subscriber, ev.ID), Attempt: j.Attempts, Replay: j.Replay != "", Context: ec}
-		switch ep.Kind {
-		case endpoints.KindWebhook:
-			a := cfg.Webhook.Deliver(ctx, ep, d)
-			return jobs.Outcome{Err: a.Err, Retryable: a.Retryable, RetryAfter: a.RetryAfter, Status: a.Status, Response: a.Response}
+		d := endpoints.Delivery{ID: DeliveryID(j.Subscriber, ev.ID), Attempt: j.Attempts,
+			Replay: j.Replay != "", ReplayID: j.Replay, Context: ec}
+		var a endpoints.Attempt
+		switch {
+		case ep.Kind == endpoints.KindWebhook && cfg.Webhook != nil:
+			a = cfg.Webhook.Deliver(ctx, ep, d)
+		case ep.Kind == endpoints.KindQueue && cfg.Queue != nil:
+			a = cfg.Queue.Deliver(ctx, ep, d)
+		case ep.Kind == endpoints.KindStream && cfg.Stream != nil:
+			a = cfg.Stream.Deliver(ctx, ep, d)
+		default:
+			return jobs.Outcome{Err: &unsupported{kind: string(ep.Kind), endpoint: ep.Name}}
 		}
-		return jobs.Outcome{Err: &unsupported{kind: string(ep.Kind), endpoint: ep.Name}}
+		return jobs.Outcome{Err: a.Err, Retryable: a.Retryable, RetryAfter: a.RetryAfter, Status: a.Status, Response: a.Response}
 	})
 }
 
