@@ -13,14 +13,22 @@ import (
 )
 
 // EndpointDef is a service endpoint as written in a solution file: where
-// the async steps that name it deliver. Values written env:NAME are read
-// from the server's environment when a delivery is made ([EndpointDef.Endpoint]),
-// so that secrets stay out of the solution and the log.
+// the async steps that name it deliver. Kind is webhook, queue (RabbitMQ:
+// Queue and/or Exchange) or stream (NATS JetStream: Subject, and Stream
+// when it must be that stream, created when missing). Values written
+// env:NAME (the URL, the queue, exchange, subject and stream, the auth
+// value, the secrets) are read from the server's environment when a
+// delivery is made ([EndpointDef.Endpoint]), so that secrets, such as the
+// credentials in a broker's URL, stay out of the solution and the log.
 type EndpointDef struct {
 	Name        string    `json:"name" yaml:"name"`
 	Description string    `json:"description,omitempty" yaml:"description"`
 	Kind        string    `json:"kind" yaml:"kind"`
 	URL         string    `json:"url" yaml:"url"`
+	Queue       string    `json:"queue,omitempty" yaml:"queue"`
+	Exchange    string    `json:"exchange,omitempty" yaml:"exchange"`
+	Subject     string    `json:"subject,omitempty" yaml:"subject"`
+	Stream      string    `json:"stream,omitempty" yaml:"stream"`
 	Format      string    `json:"format,omitempty" yaml:"format"`
 	Auth        *AuthDef  `json:"auth,omitempty" yaml:"auth"`
 	Secrets     []string  `json:"secrets,omitempty" yaml:"secrets"`
@@ -60,7 +68,8 @@ func (d EndpointDef) Endpoint(getenv func(string) string) (endpoints.Endpoint, e
 		}
 		return v
 	}
-	e := endpoints.Endpoint{Name: d.Name, Kind: endpoints.Kind(d.Kind), URL: val(d.URL), Format: endpoints.Format(d.Format)}
+	e := endpoints.Endpoint{Name: d.Name, Kind: endpoints.Kind(d.Kind), URL: val(d.URL), Format: endpoints.Format(d.Format),
+		Queue: val(d.Queue), Exchange: val(d.Exchange), Subject: val(d.Subject), Stream: val(d.Stream)}
 	if d.Auth != nil {
 		e.Auth = endpoints.Auth{Type: endpoints.AuthType(d.Auth.Type), Name: d.Auth.Name, Value: val(d.Auth.Value)}
 	}
@@ -112,12 +121,7 @@ func (d EndpointDef) Policy() (jobs.Policy, error) {
 // endpoints package says, with env:NAME values standing in for what the
 // server will read.
 func (d EndpointDef) check() []error {
-	e, err := d.Endpoint(func(name string) string {
-		if strings.Contains(strings.ToLower(name), "secret") || slices.Contains(d.Secrets, EnvPrefix+name) {
-			return "whsec_" + "c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0" // a well-formed stand-in
-		}
-		return "https://stand-in.invalid/"
-	})
+	e, err := d.Endpoint(d.standIns())
 	var errs []error
 	if err != nil && !strings.Contains(err.Error(), "is not set") {
 		errs = append(errs, err)
@@ -129,6 +133,40 @@ func (d EndpointDef) check() []error {
 		errs = append(errs, split(err)...)
 	}
 	return errs
+}
+
+// standIns returns a getenv that gives each env:NAME a well-formed value
+// for the field it stands in: the URL of the endpoint's kind, a secret, a
+// name.
+func (d EndpointDef) standIns() func(string) string {
+	url := "https://stand-in.invalid/"
+	switch endpoints.Kind(d.Kind) {
+	case endpoints.KindQueue:
+		url = "amqp://stand-in.invalid/"
+	case endpoints.KindStream:
+		url = "nats://stand-in.invalid:4222"
+	}
+	const secret = "whsec_" + "c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0"
+	m := map[string]string{}
+	add := func(v, standIn string) {
+		if name, ok := strings.CutPrefix(v, EnvPrefix); ok {
+			if _, seen := m[name]; !seen {
+				m[name] = standIn
+			}
+		}
+	}
+	add(d.URL, url)
+	for _, s := range d.Secrets {
+		add(s, secret)
+	}
+	if d.Auth != nil {
+		add(d.Auth.Value, "stand-in")
+	}
+	add(d.Queue, "stand_in")
+	add(d.Exchange, "stand_in")
+	add(d.Subject, "stand_in.subject")
+	add(d.Stream, "stand_in")
+	return func(name string) string { return m[name] }
 }
 
 // checkEndpoints checks the endpoints and the steps that name one, and
