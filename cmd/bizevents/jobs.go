@@ -32,6 +32,8 @@ type asyncRouter struct {
 	log  *slog.Logger
 	last *pipeline.Definitions
 	eps  *endpointSet
+	// senders deliver the endpoint jobs; closed when the router stops.
+	senders *senders
 
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -41,11 +43,36 @@ type asyncRouter struct {
 // getenv reads the env:NAME values of endpoints.
 func newAsyncRouter(e *pipeline.Engine, getenv func(string) string, logger *slog.Logger) (*asyncRouter, error) {
 	eps := &endpointSet{getenv: getenv}
-	r, err := router.New(e.DB(), jobs.NewStore(e.DB(), nil), asyncRunners(e, eps), router.Config{Logger: logger})
+	snd := newSenders(logger.With(logKeyComponent, "endpoints"))
+	r, err := router.New(e.DB(), jobs.NewStore(e.DB(), nil), asyncRunners(e, eps, snd), router.Config{Logger: logger})
 	if err != nil {
+		_ = snd.close()
 		return nil, err
 	}
-	return &asyncRouter{r: r, e: e, eps: eps, log: logger.With(logKeyComponent, "router")}, nil
+	return &asyncRouter{r: r, e: e, eps: eps, senders: snd, log: logger.With(logKeyComponent, "router")}, nil
+}
+
+// senders are the endpoint kinds' senders: one HTTP client, one broker
+// connection per queue and stream URL, opened at the first delivery.
+type senders struct {
+	webhook *endpoints.Webhook
+	queue   *endpoints.Queue
+	stream  *endpoints.Stream
+}
+
+func newSenders(logger *slog.Logger) *senders {
+	return &senders{
+		webhook: endpoints.NewWebhook(endpoints.WebhookConfig{}),
+		queue:   endpoints.NewQueue(endpoints.QueueConfig{Logger: logger}),
+		stream:  endpoints.NewStream(endpoints.StreamConfig{Logger: logger}),
+	}
+}
+
+// close closes the broker connections and the idle HTTP ones; a delivery
+// still running fails, to be retried.
+func (s *senders) close() error {
+	s.webhook.CloseIdleConnections()
+	return errors.Join(s.queue.Close(), s.stream.Close())
 }
 
 // endpointSet is the imported solutions' endpoints, swapped whole when
@@ -85,11 +112,11 @@ func (s *endpointSet) policy(step *pipeline.Step) jobs.Policy {
 }
 
 // asyncRunners are the runners of each job kind.
-func asyncRunners(e *pipeline.Engine, eps *endpointSet) map[string]router.Runner {
-	wh := endpoints.NewWebhook(endpoints.WebhookConfig{})
+func asyncRunners(e *pipeline.Engine, eps *endpointSet, snd *senders) map[string]router.Runner {
 	return map[string]router.Runner{
 		router.KindStep: router.StepRunner(e),
-		router.KindEndpoint: router.EndpointRunner(router.EndpointConfig{Engine: e, Webhook: wh, Environment: "bizevents",
+		router.KindEndpoint: router.EndpointRunner(router.EndpointConfig{Engine: e, Environment: "bizevents",
+			Webhook: snd.webhook, Queue: snd.queue, Stream: snd.stream,
 			Endpoint: func(name string) (endpoints.Endpoint, bool) {
 				d, ok := eps.def(name)
 				if !ok {
@@ -153,7 +180,7 @@ func (a *asyncRouter) start(ctx context.Context, interval time.Duration) error {
 }
 
 // stop stops the router, waiting for running jobs at most until ctx is
-// done.
+// done, then closes the endpoints' connections.
 func (a *asyncRouter) stop(ctx context.Context) error {
 	if a.cancel == nil {
 		return nil
@@ -161,7 +188,9 @@ func (a *asyncRouter) stop(ctx context.Context) error {
 	a.cancel()
 	a.cancel = nil
 	<-a.done
-	return a.r.Stop(ctx)
+	err := a.r.Stop(ctx)
+	// After the jobs: they deliver through the senders.
+	return errors.Join(err, a.senders.close())
 }
 
 // jobsCommand is `bizevents jobs`: the async executions.
@@ -403,7 +432,9 @@ func runReplayDeliver(ctx context.Context, o replayDeliverOptions, stdout, stder
 	if err := eps.load(ctx, db); err != nil {
 		return err
 	}
-	r, err := router.New(db, jobs.NewStore(db, nil), asyncRunners(e, eps), router.Config{})
+	snd := newSenders(nil)
+	defer snd.close()
+	r, err := router.New(db, jobs.NewStore(db, nil), asyncRunners(e, eps, snd), router.Config{})
 	if err != nil {
 		return err
 	}
