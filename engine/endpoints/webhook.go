@@ -101,7 +101,8 @@ type Attempt struct {
 	// for a queue or a stream).
 	Status int
 	// Duration is how long the try took, from encoding the request to the
-	// end of the excerpt: the span the endpoint's Timeout bounds.
+	// end of the excerpt (for a queue or a stream, to the broker's
+	// confirm): the span the endpoint's Timeout bounds.
 	Duration time.Duration
 	// Response is the first MaxResponseExcerpt bytes of the response body,
 	// made valid UTF-8 (a rune cut at the end is dropped, invalid bytes
