@@ -122,13 +122,18 @@ func asyncRunners(e *pipeline.Engine, eps *endpointSet, snd *senders) map[string
 				if !ok {
 					return endpoints.Endpoint{}, false
 				}
-				ep, err := d.Endpoint(eps.getenv)
-				if err != nil {
-					// A missing variable fails the attempt clearly, and
-					// the job is retried once it is set.
-					return endpoints.Endpoint{Name: name, Kind: endpoints.Kind(d.Kind), URL: "invalid://" + err.Error()}, true
-				}
+				ep, _ := d.Endpoint(eps.getenv)
 				return ep, true
+			},
+			// A missing variable fails the attempt with its name, and the
+			// job is retried once it is set.
+			Problem: func(name string) error {
+				d, ok := eps.def(name)
+				if !ok {
+					return nil
+				}
+				_, err := d.Endpoint(eps.getenv)
+				return err
 			}}),
 	}
 }

@@ -29,6 +29,10 @@ type EndpointConfig struct {
 	Engine *pipeline.Engine
 	// Endpoint finds an endpoint by name (the solutions').
 	Endpoint func(name string) (endpoints.Endpoint, bool)
+	// Problem, when set, says why an endpoint that exists cannot be used
+	// now (an env:NAME variable not set): the attempt fails with it and
+	// is retried, so setting the variable resumes deliveries.
+	Problem func(name string) error
 	// Webhook delivers to web hooks.
 	Webhook *endpoints.Webhook
 	// Queue delivers to queue endpoints (RabbitMQ); nil: a queue
@@ -56,6 +60,11 @@ func EndpointRunner(cfg EndpointConfig) Runner {
 		ep, ok := cfg.Endpoint(step.Endpoint)
 		if !ok {
 			return jobs.Outcome{Err: &notFound{what: "endpoint " + step.Endpoint + " of step " + step.Name}}
+		}
+		if cfg.Problem != nil {
+			if err := cfg.Problem(step.Endpoint); err != nil {
+				return jobs.Outcome{Err: err, Retryable: true}
+			}
 		}
 		info := endpoints.StepInfo{Name: step.Name, Environment: cfg.Environment, OperationID: j.ID.String()}
 		for _, im := range step.PostImages {
