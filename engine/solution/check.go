@@ -42,6 +42,8 @@ type model struct {
 	catalogs []item[CatalogDef]
 	// endpoints are the service endpoints.
 	endpoints []item[EndpointDef]
+	// inputs are the broker inputs.
+	inputs []item[InputDef]
 
 	// broken names the definitions that did not pass their schema and so
 	// are not checked further; references to them are not reported as
@@ -183,6 +185,7 @@ func (m *model) check(ps *problems) *Solution {
 
 	m.checkCatalogs(ps, tableNames, apis, folded)
 	eps := m.checkEndpoints(ps)
+	ins := m.checkInputs(ps, apis)
 
 	if !ps.empty() {
 		return nil
@@ -210,6 +213,7 @@ func (m *model) check(ps *problems) *Solution {
 		sol.Catalogs = append(sol.Catalogs, it.def.Catalog())
 	}
 	sol.Endpoints = eps
+	sol.Inputs = ins
 	h, err := sol.hash()
 	if err != nil {
 		ps.add(origin{}, "%v", err)

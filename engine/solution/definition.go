@@ -30,6 +30,7 @@ type Definition struct {
 	Plugins     []PluginDef    `json:"plugins,omitempty" yaml:"plugins"`
 	Catalogs    []CatalogDef   `json:"catalogs,omitempty" yaml:"catalogs"`
 	Endpoints   []EndpointDef  `json:"endpoints,omitempty" yaml:"endpoints"`
+	Inputs      []InputDef     `json:"inputs,omitempty" yaml:"inputs"`
 }
 
 // CatalogDef is a [catalog.Catalog] as written in a solution file: the

@@ -128,6 +128,12 @@ func Diff(old, new *Solution) Changes {
 				cs = append(cs, Change{Kind: Changed, What: "endpoint", Name: b.Name, Details: d})
 			}
 		}, nil)
+	diffLists(&cs, "input", o.Inputs, n.Inputs, func(in InputDef) string { return in.Name },
+		func(a, b InputDef) {
+			if d := fieldDiff(a, b); len(d) > 0 {
+				cs = append(cs, Change{Kind: Changed, What: "input", Name: b.Name, Details: d})
+			}
+		}, nil)
 	diffLists(&cs, "catalog", o.Catalogs, n.Catalogs, func(c CatalogDef) string { return c.UniqueName },
 		func(a, b CatalogDef) {
 			ca, cb := a.Categories, b.Categories

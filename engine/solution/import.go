@@ -244,7 +244,14 @@ func merge(sols []*Solution) (*pipeline.Definitions, *catalog.Index, error) {
 	var cats []catalog.Entry
 	shippedBy := map[string]string{}
 	endpointOf := map[string]string{}
+	inputOf := map[string]string{}
 	for _, s := range sols {
+		for _, in := range s.Inputs {
+			if other, ok := inputOf[in.Name]; ok {
+				return nil, nil, fmt.Errorf("input %s is defined by solutions %s and %s", in.Name, other, s.Name)
+			}
+			inputOf[in.Name] = s.Name
+		}
 		for _, e := range s.Endpoints {
 			if other, ok := endpointOf[e.Name]; ok {
 				return nil, nil, fmt.Errorf("endpoint %s is defined by solutions %s and %s", e.Name, other, s.Name)

@@ -46,6 +46,7 @@ func sections() []section {
 		{key: "plugins", nameKey: "name", add: adder(func(m *model) *[]item[PluginDef] { return &m.plugins })},
 		{key: "catalogs", nameKey: "uniqueName", add: adder(func(m *model) *[]item[CatalogDef] { return &m.catalogs })},
 		{key: "endpoints", nameKey: "name", add: adder(func(m *model) *[]item[EndpointDef] { return &m.endpoints })},
+		{key: "inputs", nameKey: "name", add: adder(func(m *model) *[]item[InputDef] { return &m.inputs })},
 	}
 }
 

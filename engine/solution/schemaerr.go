@@ -255,6 +255,8 @@ func label(key string) (what, nameKey string, ok bool) {
 		return "plugin", "name", true
 	case "endpoints":
 		return "endpoint", "name", true
+	case "inputs":
+		return "input", "name", true
 	case "catalogs":
 		return "catalog", "uniqueName", true
 	case "categories":

@@ -39,6 +39,8 @@ type Solution struct {
 	Catalogs []catalog.Catalog
 	// Endpoints are the service endpoints, sorted by name.
 	Endpoints []EndpointDef
+	// Inputs are the broker inputs, sorted by name.
+	Inputs []InputDef
 
 	// Hash is the hex SHA-256 of the solution's normalized [Definition] as
 	// JSON: the same for two folders that define the same things, however
@@ -74,6 +76,7 @@ func (s *Solution) Definition() Definition {
 		d.Catalogs = append(d.Catalogs, catalogDef(c))
 	}
 	d.Endpoints = s.Endpoints
+	d.Inputs = s.Inputs
 	return d
 }
 
@@ -154,6 +157,9 @@ func Decode(data []byte) (*Solution, error) {
 	}
 	for _, e := range d.Endpoints {
 		m.endpoints = append(m.endpoints, item[EndpointDef]{def: e})
+	}
+	for _, in := range d.Inputs {
+		m.inputs = append(m.inputs, item[InputDef]{def: in})
 	}
 	for _, c := range d.Catalogs {
 		m.catalogs = append(m.catalogs, item[CatalogDef]{def: c})
