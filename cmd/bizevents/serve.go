@@ -187,6 +187,18 @@ func runServe(ctx context.Context, o serveOptions, _, stderr io.Writer) error {
 			log.WarnContext(ctx, "stop the router", logKeyErr, err)
 		}
 	}()
+	// Broker inputs feed messages in like HTTP: stopped before the router.
+	stopInputs, err := startInputs(ctx, e, o.getenv, logger)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), o.ShutdownTimeout)
+		defer cancel()
+		if err := stopInputs(sctx); err != nil {
+			log.WarnContext(ctx, "stop the inputs", logKeyErr, err)
+		}
+	}()
 	auth, err := newAuthenticator(ctx, o, log)
 	if err != nil {
 		return err
@@ -235,6 +247,9 @@ func runServe(ctx context.Context, o serveOptions, _, stderr io.Writer) error {
 		log.WarnContext(ctx, "shutdown timed out, connections closed", logKeyErr, shutdownErr)
 	}
 	stopWatch()
+	if err := stopInputs(sctx); err != nil {
+		log.WarnContext(ctx, "stop the inputs", logKeyErr, err)
+	}
 	// The router's running jobs need the plugins, and both the database.
 	if err := async.stop(sctx); err != nil {
 		log.WarnContext(ctx, "stop the router", logKeyErr, err)
