@@ -39,8 +39,10 @@ const HeaderCorrelationID = "correlation_id"
 // message is cut, with "…" at the end.
 const MaxErrorHeader = 4096
 
-// Error is why a message could not be run: its body is not a request of the
-// input's custom API. It is never retried.
+// Error is a failure of this package with a stable code: a message whose
+// body is not a request of the input's custom API (invalid_argument, never
+// retried), or a broker that cannot be reached or set up (unavailable, from
+// Start).
 type Error struct {
 	Code    errcode.Code
 	Message string

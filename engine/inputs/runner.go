@@ -40,8 +40,9 @@ const (
 	// of their acks.
 	DefaultPrefetch = 16
 	// DefaultAckWait is how long JetStream waits for an ack before it
-	// redelivers a message to another consumer.
-	DefaultAckWait = 2 * time.Minute
+	// redelivers a message to another consumer: more than the default
+	// tries take at their longest (4 × DefaultTimeout and the waits).
+	DefaultAckWait = 5 * time.Minute
 	// DefaultConnectTimeout bounds connecting to a broker.
 	DefaultConnectTimeout = 10 * time.Second
 	// DefaultCloseTimeout bounds how long Stop waits for the messages
