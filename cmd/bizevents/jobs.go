@@ -41,10 +41,10 @@ type asyncRouter struct {
 
 // newAsyncRouter makes the router of an engine; start it with start.
 // getenv reads the env:NAME values of endpoints.
-func newAsyncRouter(e *pipeline.Engine, getenv func(string) string, logger *slog.Logger) (*asyncRouter, error) {
+func newAsyncRouter(e *pipeline.Engine, getenv func(string) string, retention time.Duration, logger *slog.Logger) (*asyncRouter, error) {
 	eps := &endpointSet{getenv: getenv}
 	snd := newSenders(logger.With(logKeyComponent, "endpoints"))
-	r, err := router.New(e.DB(), jobs.NewStore(e.DB(), nil), asyncRunners(e, eps, snd), router.Config{Logger: logger})
+	r, err := router.New(e.DB(), jobs.NewStore(e.DB(), nil), asyncRunners(e, eps, snd), router.Config{Logger: logger, Retention: retention})
 	if err != nil {
 		_ = snd.close()
 		return nil, err
@@ -101,14 +101,16 @@ func (s *endpointSet) def(name string) (solution.EndpointDef, bool) {
 	return d, ok
 }
 
-// policy is a step's retry policy: its endpoint's, or the default.
-func (s *endpointSet) policy(step *pipeline.Step) jobs.Policy {
+// options are a step's retry policy and per-row order: its endpoint's,
+// or the defaults.
+func (s *endpointSet) options(step *pipeline.Step) (jobs.Policy, bool) {
 	if d, ok := s.def(step.Endpoint); ok {
 		if p, err := d.Policy(); err == nil {
-			return p
+			return p, d.Ordered
 		}
+		return jobs.Policy{}, d.Ordered
 	}
-	return jobs.Policy{}
+	return jobs.Policy{}, false
 }
 
 // asyncRunners are the runners of each job kind.
@@ -148,7 +150,7 @@ func (a *asyncRouter) sync() error {
 	if err := a.eps.load(context.Background(), a.e.DB()); err != nil {
 		return err
 	}
-	if err := a.r.Sync(router.StepSubscriptionsWith(defs, a.eps.policy)); err != nil {
+	if err := a.r.Sync(router.StepSubscriptionsWith(defs, a.eps.options)); err != nil {
 		return err
 	}
 	a.last = defs

@@ -21,6 +21,7 @@ import (
 	"github.com/bizevents/bizevents/engine/eventlog"
 	"github.com/bizevents/bizevents/engine/jobs"
 	"github.com/bizevents/bizevents/engine/pipeline"
+	"github.com/bizevents/bizevents/engine/router"
 	"github.com/bizevents/bizevents/engine/security"
 	"github.com/bizevents/bizevents/engine/solution"
 	"github.com/bizevents/bizevents/engine/storage"
@@ -64,6 +65,9 @@ type serveOptions struct {
 	RateLimit float64
 	// Plugins configure the plugin runtime.
 	Plugins pluginOptions
+	// JobRetention is how long succeeded jobs are kept; failed ones are
+	// kept until retried or canceled. Default router.DefaultRetention.
+	JobRetention time.Duration
 
 	// ready, when set, is called with the listening address once the
 	// server accepts connections (tests listen on port 0).
@@ -106,6 +110,7 @@ func serveCommand() *command {
 			o.TokenKey = env.getenv(envTokenKey)
 			fs.Float64Var(&o.RateLimit, "rate-limit", 0, "requests per second per caller, 0 for no limit")
 			o.Plugins.register(fs)
+			fs.DurationVar(&o.JobRetention, "job-retention", router.DefaultRetention, "how long succeeded jobs are kept (failed ones are kept until retried or canceled)")
 			level := new(slog.LevelVar)
 			fs.Var(levelValue{level}, "log-level", "log `level`: debug, info, warn or error")
 			o.LogLevel = level
@@ -172,7 +177,7 @@ func runServe(ctx context.Context, o serveOptions, _, stderr io.Writer) error {
 			return err
 		}
 	}
-	async, err := newAsyncRouter(e, o.getenv, logger)
+	async, err := newAsyncRouter(e, o.getenv, o.JobRetention, logger)
 	if err != nil {
 		return err
 	}

@@ -40,7 +40,7 @@ func TestServeDeliversToAWebhook(t *testing.T) {
 	files := map[string]string{
 		"solution.yaml":  "name: erp_link\nversion: 1.0.0\n",
 		"tables.yaml":    "tables:\n  - logicalName: invoice\n    pluralName: invoices\n    primaryName: number\n    columns:\n      - logicalName: number\n        type: string\n      - logicalName: total\n        type: money\n",
-		"endpoints.yaml": "endpoints:\n  - name: erp\n    kind: webhook\n    url: " + rc.URL + "/hooks\n    format: cloudevents-structured\n    secrets: [\"env:ERP_SECRET\"]\n    retry: {maxAttempts: 3, initialDelay: 50ms}\n",
+		"endpoints.yaml": "endpoints:\n  - name: erp\n    kind: webhook\n    url: " + rc.URL + "/hooks\n    format: cloudevents-structured\n    secrets: [\"env:ERP_SECRET\"]\n    retry: {maxAttempts: 3, initialDelay: 50ms}\n    ordered: true\n",
 		"steps.yaml":     "steps:\n  - name: invoice to erp\n    message: Create\n    table: invoice\n    stage: PostOperation\n    mode: async\n    endpoint: erp\n",
 	}
 	for name, text := range files {
@@ -89,7 +89,7 @@ func TestServeDeliversToAWebhook(t *testing.T) {
 
 	require.Eventually(t, func() bool {
 		_, body := do(http.MethodGet, "/api/jobs?kind=endpoint&status=succeeded", "")
-		return strings.Contains(body, `"subscriber":"step:invoice to erp"`)
+		return strings.Contains(body, `"subscriber":"step:invoice to erp"`) && strings.Contains(body, `"ordered":true`)
 	}, 10*time.Second, 20*time.Millisecond)
 
 	// Discovery of the imported catalogs.

@@ -25,12 +25,12 @@ func StepSubscriber(step string) string { return "step:" + step }
 // when it committed (the event's asyncSteps), so a step added later does
 // not run on older events, and a removed step's events are kept as jobs.
 func StepSubscriptions(defs *pipeline.Definitions, policy jobs.Policy) []Subscription {
-	return StepSubscriptionsWith(defs, func(*pipeline.Step) jobs.Policy { return policy })
+	return StepSubscriptionsWith(defs, func(*pipeline.Step) (jobs.Policy, bool) { return policy, false })
 }
 
-// StepSubscriptionsWith is StepSubscriptions with a retry policy per step
-// (an endpoint step takes its endpoint's).
-func StepSubscriptionsWith(defs *pipeline.Definitions, policyOf func(*pipeline.Step) jobs.Policy) []Subscription {
+// StepSubscriptionsWith is StepSubscriptions with a retry policy and
+// per-row order chosen per step (an endpoint step takes its endpoint's).
+func StepSubscriptionsWith(defs *pipeline.Definitions, optionsOf func(*pipeline.Step) (policy jobs.Policy, ordered bool)) []Subscription {
 	var out []Subscription
 	for _, s := range defs.AsyncSteps() {
 		name := s.Name
@@ -38,8 +38,9 @@ func StepSubscriptionsWith(defs *pipeline.Definitions, policyOf func(*pipeline.S
 		if s.Endpoint != "" {
 			kind = KindEndpoint
 		}
+		policy, ordered := optionsOf(s)
 		out = append(out, Subscription{
-			Name: StepSubscriber(name), Kind: kind, Target: name, Policy: policyOf(s),
+			Name: StepSubscriber(name), Kind: kind, Target: name, Policy: policy, Ordered: ordered,
 			Match: func(ev eventlog.Event) bool { return slices.Contains(pipeline.EventSteps(ev), name) },
 		})
 	}

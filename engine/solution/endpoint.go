@@ -34,6 +34,9 @@ type EndpointDef struct {
 	Secrets     []string  `json:"secrets,omitempty" yaml:"secrets"`
 	Timeout     string    `json:"timeout,omitempty" yaml:"timeout"`
 	Retry       *RetryDef `json:"retry,omitempty" yaml:"retry"`
+	// Ordered delivers the events of one row (stream) one at a time, in
+	// log order, to each step that names the endpoint.
+	Ordered bool `json:"ordered,omitempty" yaml:"ordered"`
 }
 
 // AuthDef is how a receiver authenticates deliveries.
