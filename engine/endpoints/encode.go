@@ -3,10 +3,11 @@ package endpoints
 import (
 	"encoding/json"
 	"fmt"
-	"github.com/bizevents/bizevents/internal/jsontext"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/bizevents/bizevents/internal/jsontext"
 )
 
 // Deliveries encode the execution context by hand rather than with
