@@ -526,51 +526,24 @@ func (a *jobsAPI) action(do func(context.Context, uuid.UUID) (jobs.Job, error)) 
 
 // jobFilterFromURL reads GET /api/jobs's query: status (repeatable or a
 // comma list), subscriber, kind, target, stream, correlation_id,
-// dead_letter, after, limit. Unknown parameters are refused.
+// dead_letter, after, limit.
 func jobFilterFromURL(v url.Values) (jobs.Filter, error) {
 	var f jobs.Filter
-	var errs []error
-	for name, vals := range v {
-		if name == "status" {
-			for _, s := range vals {
-				for _, st := range appendList(nil, s) {
-					f.Status = append(f.Status, jobs.Status(st))
-				}
+	err := parseQuery(v, []queryParam{
+		{name: "status", list: true, set: func(s string) error {
+			for _, st := range appendList(nil, s) {
+				f.Status = append(f.Status, jobs.Status(st))
 			}
-			continue
-		}
-		if len(vals) > 1 {
-			errs = append(errs, fmt.Errorf("%s is given %d times", name, len(vals)))
-			continue
-		}
-		s := vals[0]
-		var err error
-		switch name {
-		case "subscriber":
-			f.Subscriber = s
-		case "kind":
-			f.Kind = s
-		case "target":
-			f.Target = s
-		case "stream":
-			f.StreamID = s
-		case "correlation_id":
-			f.CorrelationID = s
-		case "dead_letter":
-			f.DeadLettered = s == "true" || s == "1"
-		case "after":
-			f.After, err = uuid.Parse(s)
-		case "limit":
-			f.Limit, err = parseCount(s)
-		default:
-			err = errors.New("unknown parameter; known: status, subscriber, kind, target, stream, correlation_id, dead_letter, after, limit")
-		}
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s=%q: %w", name, s, err))
-		}
-	}
-	if err := errors.Join(errs...); err != nil {
-		return f, &argumentError{err: err}
-	}
-	return f, nil
+			return nil
+		}},
+		{name: "subscriber", set: func(s string) error { f.Subscriber = s; return nil }},
+		{name: "kind", set: func(s string) error { f.Kind = s; return nil }},
+		{name: "target", set: func(s string) error { f.Target = s; return nil }},
+		{name: "stream", set: func(s string) error { f.StreamID = s; return nil }},
+		{name: "correlation_id", set: func(s string) error { f.CorrelationID = s; return nil }},
+		{name: "dead_letter", set: func(s string) (err error) { f.DeadLettered, err = parseBool(s); return err }},
+		{name: "after", set: func(s string) (err error) { f.After, err = uuid.Parse(s); return err }},
+		{name: "limit", set: func(s string) (err error) { f.Limit, err = parseCount(s); return err }},
+	})
+	return f, err
 }

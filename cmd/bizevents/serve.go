@@ -12,7 +12,9 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/bizevents/bizevents/engine/api"
@@ -343,51 +345,66 @@ func (a *logAPI) events(w http.ResponseWriter, r *http.Request) {
 	a.writeJSON(w, r, toEventsJSON(evs))
 }
 
-// readQueryFromURL parses the query of GET /api/log/events. Unknown
-// parameters are rejected, so a misspelt filter does not silently match
-// everything.
+// readQueryFromURL parses the query of GET /api/log/events.
 func readQueryFromURL(v url.Values) (eventlog.ReadQuery, error) {
-	var (
-		q    eventlog.ReadQuery
-		errs []error
-	)
-	for name, vals := range v {
-		if name == "type" {
-			for _, s := range vals {
-				q.Types = appendList(q.Types, s)
+	var q eventlog.ReadQuery
+	err := parseQuery(v, []queryParam{
+		{name: "after", set: func(s string) (err error) { q.After, err = parsePosition(s); return err }},
+		{name: "limit", set: func(s string) (err error) { q.Limit, err = parseCount(s); return err }},
+		{name: "stream", set: func(s string) error { q.StreamID = s; return nil }},
+		{name: "type", list: true, set: func(s string) error { q.Types = appendList(q.Types, s); return nil }},
+		{name: "correlation_id", set: func(s string) error { q.CorrelationID = s; return nil }},
+		{name: "since", set: func(s string) (err error) { q.Since, err = parseTime(s); return err }},
+		{name: "until", set: func(s string) (err error) { q.Until, err = parseTime(s); return err }},
+	})
+	return q, err
+}
+
+// queryParam is one parameter of an endpoint's URL query.
+type queryParam struct {
+	name string
+	// list parameters may be given several times (each value may be a
+	// comma-separated list); the others once.
+	list bool
+	set  func(s string) error
+}
+
+// parseQuery reads a URL query into params, reporting every problem at
+// once as an *argumentError: a bad value, a single-valued parameter given
+// twice, and an unknown parameter, so that a misspelt filter does not
+// silently match everything.
+func parseQuery(v url.Values, params []queryParam) error {
+	names := make([]string, 0, len(v))
+	for name := range v {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	var errs []error
+	for _, name := range names {
+		vals := v[name]
+		i := slices.IndexFunc(params, func(p queryParam) bool { return p.name == name })
+		if i < 0 {
+			known := make([]string, len(params))
+			for k, p := range params {
+				known[k] = p.name
 			}
+			errs = append(errs, fmt.Errorf("%s=%q: unknown parameter; known: %s", name, vals[0], strings.Join(known, ", ")))
 			continue
 		}
-		if len(vals) > 1 {
+		if !params[i].list && len(vals) > 1 {
 			errs = append(errs, fmt.Errorf("%s is given %d times", name, len(vals)))
 			continue
 		}
-		s := vals[0]
-		var err error
-		switch name {
-		case "after":
-			q.After, err = parsePosition(s)
-		case "limit":
-			q.Limit, err = parseCount(s)
-		case "stream":
-			q.StreamID = s
-		case "correlation_id":
-			q.CorrelationID = s
-		case "since":
-			q.Since, err = parseTime(s)
-		case "until":
-			q.Until, err = parseTime(s)
-		default:
-			err = errors.New("unknown parameter; known: after, limit, stream, type, correlation_id, since, until")
-		}
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s=%q: %w", name, s, err))
+		for _, s := range vals {
+			if err := params[i].set(s); err != nil {
+				errs = append(errs, fmt.Errorf("%s=%q: %w", name, s, err))
+			}
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
-		return q, &argumentError{err: err}
+		return &argumentError{err: err}
 	}
-	return q, nil
+	return nil
 }
 
 // argumentError is a bad request parameter: code invalid_argument.

@@ -134,51 +134,32 @@ func runTraceList(ctx context.Context, o traceListOptions, stdout, stderr io.Wri
 }
 
 // traceFilterFromURL reads GET /api/traces's query: step, module, handler,
-// correlation_id, since, until, failed, after, limit. Unknown parameters
-// are refused.
+// correlation_id, since, until, failed, after, limit.
 func traceFilterFromURL(v url.Values) (tracelog.Filter, error) {
 	var f tracelog.Filter
-	var errs []error
-	for name, vals := range v {
-		if len(vals) > 1 {
-			errs = append(errs, fmt.Errorf("%s is given %d times", name, len(vals)))
-			continue
-		}
-		s := vals[0]
-		var err error
-		switch name {
-		case "step":
-			f.Step = s
-		case "module":
-			f.Module = s
-		case "handler":
-			f.Handler = s
-		case "correlation_id":
-			f.CorrelationID, err = uuid.Parse(s)
-		case "since":
-			f.Since, err = parseTime(s)
-		case "until":
-			f.Until, err = parseTime(s)
-		case "failed":
-			f.FailedOnly = s == "true" || s == "1"
-			if !f.FailedOnly && s != "false" && s != "0" {
-				err = errors.New("want true or false")
-			}
-		case "after":
-			f.After, err = parsePosition(s)
-		case "limit":
-			f.Limit, err = parseCount(s)
-		default:
-			err = errors.New("unknown parameter; known: step, module, handler, correlation_id, since, until, failed, after, limit")
-		}
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s=%q: %w", name, s, err))
-		}
+	err := parseQuery(v, []queryParam{
+		{name: "step", set: func(s string) error { f.Step = s; return nil }},
+		{name: "module", set: func(s string) error { f.Module = s; return nil }},
+		{name: "handler", set: func(s string) error { f.Handler = s; return nil }},
+		{name: "correlation_id", set: func(s string) (err error) { f.CorrelationID, err = uuid.Parse(s); return err }},
+		{name: "since", set: func(s string) (err error) { f.Since, err = parseTime(s); return err }},
+		{name: "until", set: func(s string) (err error) { f.Until, err = parseTime(s); return err }},
+		{name: "failed", set: func(s string) (err error) { f.FailedOnly, err = parseBool(s); return err }},
+		{name: "after", set: func(s string) (err error) { f.After, err = parsePosition(s); return err }},
+		{name: "limit", set: func(s string) (err error) { f.Limit, err = parseCount(s); return err }},
+	})
+	return f, err
+}
+
+// parseBool reads a query's true/false (or 1/0).
+func parseBool(s string) (bool, error) {
+	switch s {
+	case "true", "1":
+		return true, nil
+	case "false", "0":
+		return false, nil
 	}
-	if err := errors.Join(errs...); err != nil {
-		return f, &argumentError{err: err}
-	}
-	return f, nil
+	return false, errors.New("want true or false")
 }
 
 func (a *logAPI) traces(w http.ResponseWriter, r *http.Request) {
