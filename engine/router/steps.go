@@ -1,7 +1,9 @@
 package router
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"slices"
 
 	"github.com/bizevents/bizevents/engine/errcode"
@@ -39,9 +41,15 @@ func StepSubscriptionsWith(defs *pipeline.Definitions, optionsOf func(*pipeline.
 			kind = KindEndpoint
 		}
 		policy, ordered := optionsOf(s)
+		// The step's name as the event's JSON writes it: an event that
+		// does not hold it is not decoded (every subscriber sees every
+		// event).
+		quoted, _ := json.Marshal(name)
 		out = append(out, Subscription{
 			Name: StepSubscriber(name), Kind: kind, Target: name, Policy: policy, Ordered: ordered,
-			Match: func(ev eventlog.Event) bool { return slices.Contains(pipeline.EventSteps(ev), name) },
+			Match: func(ev eventlog.Event) bool {
+				return bytes.Contains(ev.Data, quoted) && slices.Contains(pipeline.EventSteps(ev), name)
+			},
 		})
 	}
 	return out
