@@ -110,13 +110,22 @@ type ReadQuery struct {
 	CorrelationID string
 }
 
-// StreamQuery reads one stream in version order.
+// StreamQuery reads one stream in version order, or, Backward, in
+// reverse version order.
 type StreamQuery struct {
 	StreamID string
 	// FromVersion is the first version to return (0 or 1: from the start).
 	// A version more than one past the stream's last is an
 	// [ErrUnknownPosition].
+	//
+	// Backward, it is the newest version to return, the others following
+	// down to version 1 (0: from the stream's last version). A version past
+	// the stream's last is an [ErrUnknownPosition].
 	FromVersion int64
+	// Backward reads from FromVersion down: the events before a version,
+	// newest first. Reading one event at a known version is FromVersion v,
+	// Limit 1, either way.
+	Backward bool
 	// Limit as in [ReadQuery].
 	Limit int
 }

@@ -18,7 +18,9 @@ import (
 //   - Read returns sealed events only, in position order, positions gapless;
 //     an event becomes readable once, at one position, and never changes.
 //   - ReadStream returns every committed event of a stream in version order,
-//     sealed or not.
+//     sealed or not; with [StreamQuery.Backward], in reverse version order
+//     from a version down. A stream without events is an
+//     ErrStreamNotFound, a version past its end an ErrUnknownPosition.
 //   - Wait returns when an event may have been sealed after the given
 //     position, when ctx is done (with ctx's error), or after the store's
 //     poll interval; a spurious return is allowed, a missed wake-up is not.

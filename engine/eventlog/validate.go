@@ -2,6 +2,7 @@ package eventlog
 
 import (
 	"encoding/json"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -239,10 +240,36 @@ func (c Config) CheckStream(q *StreamQuery) error {
 	if q.FromVersion < 0 {
 		return Errorf(ErrInvalidQuery, "version %d is negative", q.FromVersion)
 	}
-	if q.FromVersion == 0 {
+	if q.FromVersion == 0 && !q.Backward {
 		q.FromVersion = 1
 	}
 	return c.checkLimit(&q.Limit)
+}
+
+// ReadStreamBackward is the part of a backward [Store.ReadStream] above
+// SQL, for backends: read returns the stream's events at or below a
+// version, newest first, at most q.Limit of them (q checked by
+// [Config.CheckStream]); ReadStreamBackward passes it the version to start
+// at and tells a missing stream or version from an empty answer.
+func ReadStreamBackward(q StreamQuery, read func(upTo int64) ([]Event, error)) ([]Event, error) {
+	upTo := q.FromVersion
+	if upTo == 0 {
+		upTo = math.MaxInt64
+	}
+	evs, err := read(upTo)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case len(evs) == 0:
+		// Versions start at 1 and FromVersion is at least 1.
+		return nil, Errorf(ErrStreamNotFound, "stream %q has no events", q.StreamID)
+	case q.FromVersion > 0 && evs[0].StreamVersion < q.FromVersion:
+		// Versions are contiguous: the newest at or below FromVersion is
+		// FromVersion itself unless the stream ends before it.
+		return nil, Errorf(ErrUnknownPosition, "version %d is past the end of stream %q (%d)", q.FromVersion, q.StreamID, evs[0].StreamVersion)
+	}
+	return evs, nil
 }
 
 func (c Config) checkLimit(limit *int) error {

@@ -64,6 +64,7 @@ func Run(t *testing.T, b Backend) {
 		{"BadInput", testBadInput},
 		{"ReadFilters", testReadFilters},
 		{"ReadStream", testReadStream},
+		{"ReadStreamBackward", testReadStreamBackward},
 		{"EventTimes", testEventTimes},
 		{"Offsets", testOffsets},
 		{"FollowResumes", testFollowResumes},
@@ -644,6 +645,63 @@ func testReadStream(t *testing.T, b Backend) {
 	require.Empty(t, evs)
 	_, err = s.ReadStream(ctx, eventlog.StreamQuery{StreamID: "row", FromVersion: 7})
 	require.ErrorIs(t, err, eventlog.ErrUnknownPosition)
+}
+
+// testReadStreamBackward reads a stream from a version down, as a reader
+// of "the event before version N" does, and one event at a version.
+func testReadStreamBackward(t *testing.T, b Backend) {
+	s, _, ctx := setup(t, b)
+	for i := range 5 {
+		appendOne(t, ctx, s, ev("row", "Update", i))
+		appendOne(t, ctx, s, ev("other", "Update", i))
+	}
+	versions := func(evs []eventlog.Event) []int64 {
+		out := make([]int64, 0, len(evs))
+		for _, e := range evs {
+			require.Equal(t, "row", e.StreamID)
+			require.JSONEq(t, fmt.Sprint(e.StreamVersion-1), string(e.Data), "the event at version %d", e.StreamVersion)
+			out = append(out, e.StreamVersion)
+		}
+		return out
+	}
+	back := func(from int64, limit int) []int64 {
+		t.Helper()
+		evs, err := s.ReadStream(ctx, eventlog.StreamQuery{StreamID: "row", FromVersion: from, Backward: true, Limit: limit})
+		require.NoError(t, err)
+		return versions(evs)
+	}
+	require.Equal(t, []int64{5, 4, 3, 2, 1}, back(0, 0), "0: from the last version")
+	require.Equal(t, []int64{5, 4}, back(0, 2))
+	require.Equal(t, []int64{4, 3}, back(4, 2), "the two events before version 5")
+	require.Equal(t, []int64{1}, back(1, 0))
+	for v := int64(1); v <= 5; v++ {
+		require.Equal(t, []int64{v}, back(v, 1), "one event at a version, backward")
+		evs, err := s.ReadStream(ctx, eventlog.StreamQuery{StreamID: "row", FromVersion: v, Limit: 1})
+		require.NoError(t, err)
+		require.Equal(t, []int64{v}, versions(evs), "one event at a version, forward")
+	}
+
+	_, err := s.ReadStream(ctx, eventlog.StreamQuery{StreamID: "row", FromVersion: 6, Backward: true})
+	require.ErrorIs(t, err, eventlog.ErrUnknownPosition, "past the end: no such version")
+	_, err = s.ReadStream(ctx, eventlog.StreamQuery{StreamID: "missing", Backward: true})
+	require.ErrorIs(t, err, eventlog.ErrStreamNotFound)
+	_, err = s.ReadStream(ctx, eventlog.StreamQuery{StreamID: "missing", FromVersion: 3, Backward: true})
+	require.ErrorIs(t, err, eventlog.ErrStreamNotFound)
+	_, err = s.ReadStream(ctx, eventlog.StreamQuery{StreamID: "row", FromVersion: -1, Backward: true})
+	require.ErrorIs(t, err, eventlog.ErrInvalidQuery)
+	_, err = s.ReadStream(ctx, eventlog.StreamQuery{StreamID: "row", Backward: true, Limit: -1})
+	require.ErrorIs(t, err, eventlog.ErrInvalidQuery)
+
+	// An event appended in a transaction is read only once it commits, and
+	// at once then, sealed or not.
+	tx, err := s.Begin(ctx)
+	require.NoError(t, err)
+	_, err = tx.Append(ctx, eventlog.AppendRequest{Events: []eventlog.NewEvent{ev("row", "Update", 5)}, Expect: map[string]int64{"row": 5}})
+	require.NoError(t, err)
+	require.Equal(t, []int64{5}, back(0, 1), "not committed yet")
+	require.NoError(t, tx.Commit(ctx))
+	require.Equal(t, []int64{6, 5}, back(0, 2))
+	require.Equal(t, []int64{5}, back(5, 1))
 }
 
 func testFollowResumes(t *testing.T, b Backend) {

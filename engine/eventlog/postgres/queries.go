@@ -10,6 +10,7 @@ type queries struct {
 	readSealed     string // filters are appended by read
 	readSealedPage string
 	readStream     string
+	readStreamDesc string
 	streamExists   string
 	setOffset      string
 	getOffset      string
@@ -83,6 +84,12 @@ ORDER BY s.position`,
 FROM ` + events + ` e LEFT JOIN ` + seals + ` s ON s.event = e.id
 WHERE e.stream_id = $1 AND e.stream_version >= $2
 ORDER BY e.stream_version
+LIMIT $3`,
+		readStreamDesc: `SELECT coalesce(s.position, 0), s.hash, e.event_id::text, e.stream_id, e.stream_version, e.type, e.data::text,
+	e.user_id, e.initiating_user_id, e.correlation_id, e.request_id, e.causation_id, e.depth, e.solution, e.recorded_at
+FROM ` + events + ` e LEFT JOIN ` + seals + ` s ON s.event = e.id
+WHERE e.stream_id = $1 AND e.stream_version <= $2
+ORDER BY e.stream_version DESC
 LIMIT $3`,
 		streamExists: `SELECT coalesce(max(stream_version), 0) FROM ` + events + ` WHERE stream_id = $1`,
 		setOffset: `INSERT INTO ` + offsets + ` (subscriber, position, updated_at) VALUES ($1, $2, now())

@@ -80,13 +80,23 @@ func (s *Store) checkAfter(ctx context.Context, q eventlog.ReadQuery, evs []even
 	return evs, nil
 }
 
-// ReadStream returns a stream's committed events in version order.
+// ReadStream returns a stream's committed events in version order, or
+// backward from a version.
 func (s *Store) ReadStream(ctx context.Context, q eventlog.StreamQuery) ([]eventlog.Event, error) {
 	if err := s.checkOpen(); err != nil {
 		return nil, err
 	}
 	if err := s.cfg.CheckStream(&q); err != nil {
 		return nil, err
+	}
+	if q.Backward {
+		return eventlog.ReadStreamBackward(q, func(upTo int64) ([]eventlog.Event, error) {
+			evs, err := s.query(ctx, s.q.readStreamDesc, q.StreamID, upTo, q.Limit)
+			if err != nil {
+				return nil, fmt.Errorf("postgres: read stream %q backward: %w", q.StreamID, err)
+			}
+			return evs, nil
+		})
 	}
 	evs, err := s.query(ctx, s.q.readStream, q.StreamID, q.FromVersion, q.Limit)
 	if err != nil {

@@ -294,13 +294,24 @@ func (s *Store) Read(ctx context.Context, q eventlog.ReadQuery) ([]eventlog.Even
 	return evs, nil
 }
 
-// ReadStream returns a stream's events from q.FromVersion in version order.
+// ReadStream returns a stream's events from q.FromVersion in version
+// order, or down from it when q.Backward.
 func (s *Store) ReadStream(ctx context.Context, q eventlog.StreamQuery) ([]eventlog.Event, error) {
 	if s.closed.Load() {
 		return nil, errClosed("read stream")
 	}
 	if err := s.cfg.CheckStream(&q); err != nil {
 		return nil, err
+	}
+	if q.Backward {
+		return eventlog.ReadStreamBackward(q, func(upTo int64) ([]eventlog.Event, error) {
+			evs, err := s.query(ctx, q.Limit, `SELECT `+eventColumns+` FROM events WHERE stream_id = ? AND stream_version <= ? ORDER BY stream_version DESC LIMIT ?`,
+				q.StreamID, upTo, q.Limit)
+			if err != nil {
+				return nil, s.wrap(ctx, "read stream "+q.StreamID+" backward", err)
+			}
+			return evs, nil
+		})
 	}
 	evs, err := s.query(ctx, q.Limit, `SELECT `+eventColumns+` FROM events WHERE stream_id = ? AND stream_version >= ? ORDER BY stream_version LIMIT ?`,
 		q.StreamID, q.FromVersion, q.Limit)
