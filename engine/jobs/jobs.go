@@ -69,8 +69,14 @@ type Job struct {
 	// delivery.
 	Replay string `json:"replay,omitempty"`
 
-	Status        Status    `json:"status"`
-	Attempts      int       `json:"attempts"`
+	Status Status `json:"status"`
+	// Attempts counts the attempts against MaxAttempts: the failed ones
+	// and a running one, since the job was created or last retried.
+	// Snoozed attempts do not count.
+	Attempts int `json:"attempts"`
+	// Tries counts every attempt ever made, snoozed ones and those before
+	// a retry included; it numbers the attempts.
+	Tries         int       `json:"tries"`
 	MaxAttempts   int       `json:"maxAttempts"`
 	NextAttemptAt time.Time `json:"nextAttemptAt"`
 	// LastError and LastErrorCode describe the last failed attempt.
@@ -101,7 +107,21 @@ type Attempt struct {
 	Response  string `json:"response,omitempty"`
 	ErrorCode string `json:"errorCode,omitempty"`
 	Error     string `json:"error,omitempty"`
+	// Result is how the attempt ended.
+	Result AttemptResult `json:"result"`
 }
+
+// AttemptResult is how an attempt ended.
+type AttemptResult string
+
+// The results of an attempt.
+const (
+	AttemptSucceeded AttemptResult = "succeeded"
+	AttemptFailed    AttemptResult = "failed"
+	// AttemptSnoozed: the runner asked to be run again later
+	// ([Outcome].Snooze); not a failure.
+	AttemptSnoozed AttemptResult = "snoozed"
+)
 
 // NewJob is a job to create.
 type NewJob struct {
@@ -162,4 +182,16 @@ var Migrations = []storage.Migration{{
 		response TEXT NOT NULL, error_code TEXT NOT NULL, error TEXT NOT NULL,
 		PRIMARY KEY (job_id, number)
 	)`,
+}, {
+	// Version 2: tries numbers the attempts (attempts is reset by a retry
+	// and not counted for a snooze); an attempt's result.
+	Component: "jobs", Version: 2,
+	Postgres: `ALTER TABLE jobs ADD COLUMN tries INTEGER NOT NULL DEFAULT 0;
+	UPDATE jobs SET tries = GREATEST(attempts, COALESCE((SELECT max(number) FROM job_attempts a WHERE a.job_id = jobs.id), 0));
+	ALTER TABLE job_attempts ADD COLUMN result TEXT NOT NULL DEFAULT '';
+	UPDATE job_attempts SET result = CASE WHEN error_code <> '' OR error <> '' THEN 'failed' ELSE 'succeeded' END`,
+	SQLite: `ALTER TABLE jobs ADD COLUMN tries INTEGER NOT NULL DEFAULT 0;
+	UPDATE jobs SET tries = max(attempts, COALESCE((SELECT max(number) FROM job_attempts a WHERE a.job_id = jobs.id), 0));
+	ALTER TABLE job_attempts ADD COLUMN result TEXT NOT NULL DEFAULT '';
+	UPDATE job_attempts SET result = CASE WHEN error_code <> '' OR error <> '' THEN 'failed' ELSE 'succeeded' END`,
 }}

@@ -317,3 +317,113 @@ func TestPolicy(t *testing.T) {
 		require.ErrorContains(t, err, want)
 	}
 }
+
+// TestSnooze: a snoozed attempt sends the job back to waiting, due after
+// the snooze, recorded as snoozed, and not counted against MaxAttempts.
+func TestSnooze(t *testing.T) {
+	t.Parallel()
+	storagetest.ForEach(t, func(t *testing.T, open storagetest.Opener) {
+		ctx := context.Background()
+		db := open(t, jobs.Migrations...)
+		clk := &clock{now: time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)}
+		s := jobs.NewStore(db, clk.Now)
+		nj := newJob("flow:wait", 1, "account/1")
+		nj.Policy.MaxAttempts = 2
+		_, err := s.Enqueue(ctx, db, []jobs.NewJob{nj})
+		require.NoError(t, err)
+
+		// More snoozes than MaxAttempts: none counts.
+		for i := range 3 {
+			got, err := s.Claim(ctx, "p", 1, time.Minute)
+			require.NoError(t, err)
+			require.Len(t, got, 1, "snooze %d", i)
+			require.Equal(t, 1, got[0].Attempts)
+			require.Equal(t, i+1, got[0].Tries)
+			j, err := s.Finish(ctx, got[0], "p", jobs.Outcome{Start: clk.Now(), Snooze: time.Hour})
+			require.NoError(t, err)
+			require.Equal(t, jobs.Waiting, j.Status)
+			require.Zero(t, j.Attempts)
+			require.Equal(t, clk.Now().Add(time.Hour), j.NextAttemptAt)
+			stored, err := s.Get(ctx, j.ID)
+			require.NoError(t, err)
+			require.Equal(t, jobs.Waiting, stored.Status)
+			require.Zero(t, stored.Attempts)
+			require.Empty(t, stored.Owner)
+			require.Empty(t, stored.LastError)
+
+			got, err = s.Claim(ctx, "p", 1, time.Minute)
+			require.NoError(t, err)
+			require.Empty(t, got, "not due before the snooze ends")
+			clk.Add(time.Hour)
+		}
+
+		// Then a failure and a success: two attempts, within MaxAttempts 2.
+		got, err := s.Claim(ctx, "p", 1, time.Minute)
+		require.NoError(t, err)
+		require.Len(t, got, 1)
+		j, err := s.Finish(ctx, got[0], "p", jobs.Outcome{Start: clk.Now(), Err: errors.New("boom"), Retryable: true})
+		require.NoError(t, err)
+		require.Equal(t, jobs.Waiting, j.Status)
+		clk.Add(time.Minute)
+		got, err = s.Claim(ctx, "p", 1, time.Minute)
+		require.NoError(t, err)
+		require.Len(t, got, 1)
+		require.Equal(t, 2, got[0].Attempts)
+		require.Equal(t, 5, got[0].Tries)
+		j, err = s.Finish(ctx, got[0], "p", jobs.Outcome{Start: clk.Now()})
+		require.NoError(t, err)
+		require.Equal(t, jobs.Succeeded, j.Status)
+
+		atts, err := s.Attempts(ctx, j.ID)
+		require.NoError(t, err)
+		var results []jobs.AttemptResult
+		var numbers []int
+		for _, a := range atts {
+			results = append(results, a.Result)
+			numbers = append(numbers, a.Number)
+		}
+		require.Equal(t, []jobs.AttemptResult{jobs.AttemptSnoozed, jobs.AttemptSnoozed, jobs.AttemptSnoozed, jobs.AttemptFailed, jobs.AttemptSucceeded}, results)
+		require.Equal(t, []int{1, 2, 3, 4, 5}, numbers)
+
+		// A snooze with an error is a failure.
+		_, err = s.Enqueue(ctx, db, []jobs.NewJob{newJob("flow:wait", 2, "account/1")})
+		require.NoError(t, err)
+		got, err = s.Claim(ctx, "p", 1, time.Minute)
+		require.NoError(t, err)
+		require.Len(t, got, 1)
+		j, err = s.Finish(ctx, got[0], "p", jobs.Outcome{Start: clk.Now(), Err: errors.New("bad"), Snooze: time.Hour})
+		require.NoError(t, err)
+		require.Equal(t, jobs.Failed, j.Status)
+		require.Equal(t, 1, j.Attempts)
+	})
+}
+
+// TestRetryNumbersAttemptsOn: attempts after a manual retry are recorded
+// after the earlier ones, not over them.
+func TestRetryNumbersAttemptsOn(t *testing.T) {
+	t.Parallel()
+	storagetest.ForEach(t, func(t *testing.T, open storagetest.Opener) {
+		ctx := context.Background()
+		db := open(t, jobs.Migrations...)
+		s := jobs.NewStore(db, nil)
+		_, err := s.Enqueue(ctx, db, []jobs.NewJob{newJob("step:r", 1, "x")})
+		require.NoError(t, err)
+		got, err := s.Claim(ctx, "p", 1, time.Minute)
+		require.NoError(t, err)
+		j, err := s.Finish(ctx, got[0], "p", jobs.Outcome{Start: time.Now(), Err: errors.New("no")})
+		require.NoError(t, err)
+		require.Equal(t, jobs.Failed, j.Status)
+		_, err = s.Retry(ctx, j.ID)
+		require.NoError(t, err)
+		got, err = s.Claim(ctx, "p", 1, time.Minute)
+		require.NoError(t, err)
+		require.Len(t, got, 1)
+		_, err = s.Finish(ctx, got[0], "p", jobs.Outcome{Start: time.Now()})
+		require.NoError(t, err)
+		atts, err := s.Attempts(ctx, j.ID)
+		require.NoError(t, err)
+		require.Len(t, atts, 2)
+		require.Equal(t, jobs.AttemptFailed, atts[0].Result)
+		require.Equal(t, jobs.AttemptSucceeded, atts[1].Result)
+	})
+}

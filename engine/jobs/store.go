@@ -59,7 +59,7 @@ func stateError(format string, a ...any) error {
 
 const columns = `id, subscriber, kind, target, position, event_id, stream_id, event_type, correlation_id, ordered, replay,
 	status, attempts, max_attempts, next_attempt_at, last_error, last_error_code, dead_lettered, owner, lease_until,
-	created_at, updated_at, finished_at, policy`
+	created_at, updated_at, finished_at, policy, tries`
 
 // Enqueue creates jobs in q (a transaction, so that jobs and an offset
 // are stored together, or the DB). A job that exists already (the same
@@ -104,7 +104,7 @@ func (s *Store) insert(ctx context.Context, q storage.Querier, jobs []NewJob, ow
 	var created []Job
 	for start := 0; start < len(jobs); start += enqueueChunk {
 		chunk := jobs[start:min(start+enqueueChunk, len(jobs))]
-		args := make([]any, 0, len(chunk)*24)
+		args := make([]any, 0, len(chunk)*25)
 		for _, j := range chunk {
 			p := j.Policy.WithDefaults()
 			if err := p.Validate(); err != nil {
@@ -120,9 +120,9 @@ func (s *Store) insert(ctx context.Context, q storage.Querier, jobs []NewJob, ow
 			}
 			args = append(args, uuid.Must(uuid.NewV7()).String(), j.Subscriber, j.Kind, j.Target, j.Position, j.EventID.String(), j.StreamID,
 				j.EventType, j.CorrelationID, j.Ordered, j.Replay, string(status), attempts, p.MaxAttempts, next, "", "", false, owner, leaseUntil,
-				nowUs, nowUs, int64(0), string(policy))
+				nowUs, nowUs, int64(0), string(policy), attempts)
 		}
-		row := "(?" + strings.Repeat(", ?", 23) + ")"
+		row := "(?" + strings.Repeat(", ?", 24) + ")"
 		rows, err := q.Query(ctx, `INSERT INTO jobs (`+columns+`) VALUES `+row+strings.Repeat(", "+row, len(chunk)-1)+`
 			ON CONFLICT (subscriber, position, replay) DO NOTHING RETURNING `+columns, args...)
 		if err != nil {
@@ -163,7 +163,7 @@ func (s *Store) Claim(ctx context.Context, owner string, limit int, lease time.D
 	// read-only connection.
 	var claimed []Job
 	err := storage.Run(ctx, s.db, func(tx storage.Tx) error {
-		rows, err := tx.Query(ctx, `UPDATE jobs SET status = 'running', owner = ?, lease_until = ?, attempts = attempts + 1, updated_at = ?
+		rows, err := tx.Query(ctx, `UPDATE jobs SET status = 'running', owner = ?, lease_until = ?, attempts = attempts + 1, tries = tries + 1, updated_at = ?
 		WHERE id IN (SELECT id FROM jobs j
 			WHERE ((j.status = 'waiting' AND j.next_attempt_at <= ?) OR (j.status = 'running' AND j.lease_until < ?))
 			AND (NOT j.ordered OR NOT EXISTS (SELECT 1 FROM jobs e WHERE e.subscriber = j.subscriber AND e.stream_id = j.stream_id
@@ -193,6 +193,11 @@ type Outcome struct {
 	// RetryAfter, when larger than the policy's delay, delays the next
 	// attempt (an endpoint's Retry-After).
 	RetryAfter time.Duration
+	// Snooze, when positive and Err is nil, ends the attempt without
+	// success or failure: the job waits again, due at now+Snooze, and the
+	// attempt, recorded as [AttemptSnoozed], does not count against the
+	// policy's MaxAttempts (a flow's durable delay).
+	Snooze time.Duration
 	// Status and Response are an endpoint's HTTP status and response
 	// excerpt.
 	Status   int
@@ -231,10 +236,17 @@ func (s *Store) FinishAll(ctx context.Context, owner string, items []Finished) (
 	var succeeded []int // items that succeeded: one UPDATE for them all
 	for i, it := range items {
 		j, o := it.Job, it.Outcome
-		attempts[i] = Attempt{JobID: j.ID, Number: j.Attempts, Owner: owner, Start: o.Start, Duration: o.Duration, Status: o.Status,
-			Response: capText(o.Response, MaxResponseBytes)}
+		attempts[i] = Attempt{JobID: j.ID, Number: j.Tries, Owner: owner, Start: o.Start, Duration: o.Duration, Status: o.Status,
+			Response: capText(o.Response, MaxResponseBytes), Result: AttemptSucceeded}
 		j.Status, j.Owner, j.LeaseUntil, j.UpdatedAt, j.FinishedAt = Succeeded, "", time.Time{}, now, now
-		if o.Err != nil {
+		switch {
+		case o.Err == nil && o.Snooze > 0:
+			attempts[i].Result = AttemptSnoozed
+			j.Status, j.FinishedAt = Waiting, time.Time{}
+			j.Attempts = max(j.Attempts-1, 0)
+			j.NextAttemptAt = now.Add(o.Snooze)
+		case o.Err != nil:
+			attempts[i].Result = AttemptFailed
 			attempts[i].ErrorCode, attempts[i].Error = string(errcode.Of(o.Err)), capText(o.Err.Error(), MaxErrorBytes)
 			j.LastError, j.LastErrorCode = attempts[i].Error, attempts[i].ErrorCode
 			if o.Retryable && j.Attempts < j.MaxAttempts {
@@ -243,7 +255,7 @@ func (s *Store) FinishAll(ctx context.Context, owner string, items []Finished) (
 			} else {
 				j.Status, j.DeadLettered = Failed, true
 			}
-		} else {
+		default:
 			succeeded = append(succeeded, i)
 		}
 		out[i] = j
@@ -278,12 +290,12 @@ func (s *Store) FinishAll(ctx context.Context, owner string, items []Finished) (
 			}
 		}
 		for i, j := range out {
-			if items[i].Outcome.Err == nil {
+			if attempts[i].Result == AttemptSucceeded {
 				continue
 			}
-			n, err := tx.Exec(ctx, `UPDATE jobs SET status = ?, next_attempt_at = ?, last_error = ?, last_error_code = ?, dead_lettered = ?,
+			n, err := tx.Exec(ctx, `UPDATE jobs SET status = ?, attempts = ?, next_attempt_at = ?, last_error = ?, last_error_code = ?, dead_lettered = ?,
 				owner = '', lease_until = 0, updated_at = ?, finished_at = ? WHERE id = ? AND owner = ? AND status = 'running'`,
-				string(j.Status), storage.Micros(j.NextAttemptAt), j.LastError, j.LastErrorCode, j.DeadLettered, nowUs,
+				string(j.Status), j.Attempts, storage.Micros(j.NextAttemptAt), j.LastError, j.LastErrorCode, j.DeadLettered, nowUs,
 				micros(j.FinishedAt), j.ID.String(), owner)
 			if err != nil {
 				return err
@@ -302,10 +314,11 @@ func (s *Store) FinishAll(ctx context.Context, owner string, items []Finished) (
 			chunk := kept[start:min(start+finishChunk, len(kept))]
 			var args []any
 			for _, a := range chunk {
-				args = append(args, a.JobID.String(), a.Number, a.Owner, storage.Micros(a.Start), a.Duration.Microseconds(), a.Status, a.Response, a.ErrorCode, a.Error)
+				args = append(args, a.JobID.String(), a.Number, a.Owner, storage.Micros(a.Start), a.Duration.Microseconds(), a.Status, a.Response,
+					a.ErrorCode, a.Error, string(a.Result))
 			}
-			if _, err := tx.Exec(ctx, `INSERT INTO job_attempts (job_id, number, owner, start_time, duration_us, status, response, error_code, error)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`+strings.Repeat(", (?, ?, ?, ?, ?, ?, ?, ?, ?)", len(chunk)-1)+`
+			if _, err := tx.Exec(ctx, `INSERT INTO job_attempts (job_id, number, owner, start_time, duration_us, status, response, error_code, error, result)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`+strings.Repeat(", (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", len(chunk)-1)+`
 				ON CONFLICT (job_id, number) DO NOTHING`, args...); err != nil {
 				return err
 			}
@@ -353,7 +366,7 @@ func (s *Store) Get(ctx context.Context, id uuid.UUID) (Job, error) {
 
 // Attempts returns a job's attempts, first first.
 func (s *Store) Attempts(ctx context.Context, id uuid.UUID) ([]Attempt, error) {
-	rows, err := s.db.Query(ctx, `SELECT number, owner, start_time, duration_us, status, response, error_code, error
+	rows, err := s.db.Query(ctx, `SELECT number, owner, start_time, duration_us, status, response, error_code, error, result
 		FROM job_attempts WHERE job_id = ? ORDER BY number`, id.String())
 	if err != nil {
 		return nil, fmt.Errorf("read attempts of job %s: %w", id, err)
@@ -363,9 +376,11 @@ func (s *Store) Attempts(ctx context.Context, id uuid.UUID) ([]Attempt, error) {
 	for rows.Next() {
 		a := Attempt{JobID: id}
 		var start, dur int64
-		if err := rows.Scan(&a.Number, &a.Owner, &start, &dur, &a.Status, &a.Response, &a.ErrorCode, &a.Error); err != nil {
+		var result string
+		if err := rows.Scan(&a.Number, &a.Owner, &start, &dur, &a.Status, &a.Response, &a.ErrorCode, &a.Error, &result); err != nil {
 			return nil, err
 		}
+		a.Result = AttemptResult(result)
 		a.Start, a.Duration = storage.FromMicros(start), time.Duration(dur)*time.Microsecond
 		out = append(out, a)
 	}
@@ -526,7 +541,7 @@ func scanJobs(rows storage.Rows) ([]Job, error) {
 		var next, lease, created, updated, finished int64
 		if err := rows.Scan(&id, &j.Subscriber, &j.Kind, &j.Target, &j.Position, &eventID, &j.StreamID, &j.EventType, &j.CorrelationID,
 			&j.Ordered, &j.Replay, &status, &j.Attempts, &j.MaxAttempts, &next, &j.LastError, &j.LastErrorCode, &j.DeadLettered,
-			&j.Owner, &lease, &created, &updated, &finished, &policy); err != nil {
+			&j.Owner, &lease, &created, &updated, &finished, &policy, &j.Tries); err != nil {
 			return nil, fmt.Errorf("read jobs: %w", err)
 		}
 		j.ID, _ = uuid.Parse(id)
