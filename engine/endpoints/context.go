@@ -178,7 +178,10 @@ type StepInfo struct {
 	// Assign); a pre image from PreRow.
 	PreImages, PostImages []Image
 	// PreRow is the row before the operation in the log's storage form:
-	// the "row" of the stream's previous event. Nil gives no pre images.
+	// the row after the stream's previous version (the row an Update,
+	// Assign or share changed, the row a Delete deleted, the row a
+	// row-bound custom API found), which (*pipeline.Engine).PreRow reads
+	// from the log. Nil gives no pre images (a Create has none).
 	PreRow json.RawMessage
 }
 

@@ -58,7 +58,8 @@ func EventSteps(ev eventlog.Event) []string {
 // RunAsyncStep runs an async step on a committed event, as the router
 // does after commit: the step's handler gets the event's message, its
 // input and output parameters, post images from the row the event
-// recorded, and a Service whose messages run as the event's user, in
+// recorded, pre images from the row before it, read from the log (see
+// [Engine.PreRow]), and a Service whose messages run as the event's user, in
 // transactions of their own, one level deeper than the event's message,
 // correlated with it. A step that no longer exists, or that targets an
 // endpoint, is an error with code not_found or invalid_argument; the
@@ -76,7 +77,14 @@ func (e *Engine) RunAsyncStep(ctx context.Context, ev eventlog.Event, stepName s
 	if !ok {
 		return errorf(errcode.NotFound, "step %s: handler %s is not registered", step.Name, step.Handler)
 	}
-	ex, err := asyncExecution(defs, ev, step)
+	var pre json.RawMessage
+	if len(step.PreImages) > 0 {
+		var err error
+		if pre, err = e.PreRow(ctx, ev); err != nil {
+			return err
+		}
+	}
+	ex, err := asyncExecution(defs, ev, step, pre)
 	if err != nil {
 		return err
 	}
@@ -87,8 +95,9 @@ func (e *Engine) RunAsyncStep(ctx context.Context, ev eventlog.Event, stepName s
 	return nil
 }
 
-// asyncExecution rebuilds a step's execution context from an event.
-func asyncExecution(defs *Definitions, ev eventlog.Event, step *Step) (*Execution, error) {
+// asyncExecution rebuilds a step's execution context from an event and
+// the row before it (nil: none).
+func asyncExecution(defs *Definitions, ev eventlog.Event, step *Step, pre json.RawMessage) (*Execution, error) {
 	dec := json.NewDecoder(bytes.NewReader(ev.Data))
 	dec.UseNumber()
 	var data struct {
@@ -133,7 +142,11 @@ func asyncExecution(defs *Definitions, ev eventlog.Event, step *Step) (*Executio
 			ex.InputParameters[k] = v
 		}
 	}
-	if t, ok := defs.Table(data.PrimaryEntityName); ok && len(data.Row) > 0 {
+	t, ok := defs.Table(data.PrimaryEntityName)
+	if !ok {
+		return ex, nil
+	}
+	if len(data.Row) > 0 {
 		row, err := tables.DecodeRow(t, data.Row)
 		if err != nil {
 			return nil, fmt.Errorf("event %d: row: %w", ev.Position, err)
@@ -141,25 +154,16 @@ func asyncExecution(defs *Definitions, ev eventlog.Event, step *Step) (*Executio
 		if data.MessageName == Create || data.MessageName == Update {
 			ex.InputParameters["Target"] = row
 		}
-		for _, im := range step.PostImages {
-			ex.PostImages[im.Name] = pick(row, im.Columns)
+		ex.PostImages = cutImages(t, step.PostImages, row)
+	}
+	if len(pre) > 0 {
+		row, err := tables.DecodeRow(t, pre)
+		if err != nil {
+			return nil, fmt.Errorf("event %d: the row before it: %w", ev.Position, err)
 		}
+		ex.PreImages = cutImages(t, step.PreImages, row)
 	}
 	return ex, nil
-}
-
-// pick returns the columns of row (all when cols is empty).
-func pick(row tables.Row, cols []string) tables.Row {
-	if len(cols) == 0 {
-		return row
-	}
-	out := tables.Row{}
-	for _, c := range cols {
-		if v, ok := row[c]; ok {
-			out[c] = v
-		}
-	}
-	return out
 }
 
 // asyncService runs an async step's messages: each in a transaction of

@@ -168,6 +168,10 @@ type eventData struct {
 	Row json.RawMessage `json:"row,omitempty"`
 	// Share is the share a GrantAccess, ModifyAccess or RevokeAccess left.
 	Share *shareData `json:"share,omitempty"`
+	// RowVersion is the version of the row a row-bound custom API found
+	// and locked: where its pre image is in the row's stream, since the
+	// API's event is on a stream of its own (see preimage.go).
+	RowVersion int64 `json:"rowVersion,omitempty"`
 	// AsyncSteps names the async steps registered on the message when it
 	// committed: the router runs them.
 	AsyncSteps []string `json:"asyncSteps,omitempty"`
@@ -212,6 +216,9 @@ func (m *message) event() (eventlog.NewEvent, map[string]int64, error) {
 		}
 	}
 	data.Share = m.share
+	if m.api != nil && m.pre != nil {
+		data.RowVersion = m.preVersion()
+	}
 	if m.post != nil {
 		raw, err := tables.EncodeRow(m.table, m.post)
 		if err != nil {

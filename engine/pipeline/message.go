@@ -511,25 +511,7 @@ func (m *message) filterMatches(s *Step, stage Stage) bool {
 
 // images cuts the named images out of a row.
 func (m *message) images(defs []Image, row tables.Row) map[string]tables.Row {
-	out := make(map[string]tables.Row, len(defs))
-	if row == nil {
-		return out
-	}
-	for _, im := range defs {
-		if len(im.Columns) == 0 {
-			out[im.Name] = maps.Clone(row)
-			continue
-		}
-		img := tables.Row{}
-		for _, c := range im.Columns {
-			if v, ok := row[c]; ok {
-				img[c] = v
-			}
-		}
-		img[m.table.PrimaryKey] = row[m.table.PrimaryKey]
-		out[im.Name] = img
-	}
-	return out
+	return cutImages(m.table, defs, row)
 }
 
 // replayOnConflict answers a retried request whose idempotency key was
