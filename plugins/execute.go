@@ -28,6 +28,10 @@ type execRequest struct {
 	PageToken       string         `json:"page_token"`
 	Owner           string         `json:"owner"`
 	ExpectedVersion int64          `json:"expected_version"`
+	// Principal and AccessRights are the share messages': a GUID or a
+	// {table: systemuser, id} reference, and rights as names or bits.
+	Principal    json.RawMessage `json:"principal"`
+	AccessRights json.RawMessage `json:"access_rights"`
 }
 
 // request turns a guest's request into a pipeline.Request.
@@ -60,6 +64,9 @@ func (c *call) request(raw []byte) (pipeline.Request, error) {
 			return bad("execute %s: owner %q is not a GUID", r.Message, r.Owner)
 		}
 	}
+	if req.Principal, req.AccessRights, err = shareMembers(r); err != nil {
+		return pipeline.Request{}, err
+	}
 	if r.Message == pipeline.RetrieveMultiple {
 		q := &tables.Query{Select: r.Columns, Top: r.Top, PageSize: r.PageSize, PageToken: r.PageToken}
 		req.Columns = nil
@@ -89,6 +96,55 @@ func (c *call) request(raw []byte) (pipeline.Request, error) {
 		return bad("execute %s: filter, orderby, top, page_size and page_token belong to RetrieveMultiple", r.Message)
 	}
 	return req, nil
+}
+
+// shareMembers reads the principal and access_rights of a GrantAccess,
+// ModifyAccess or RevokeAccess request (sdk/ABI.md, "execute"); on any
+// other message they are refused. null, "" and 0 count as absent.
+func shareMembers(r execRequest) (uuid.UUID, tables.AccessRights, error) {
+	bad := func(code errcode.Code, format string, args ...any) (uuid.UUID, tables.AccessRights, error) {
+		return uuid.Nil, 0, &execError{code: code, msg: fmt.Sprintf("execute %s: ", r.Message) + fmt.Sprintf(format, args...)}
+	}
+	absent := func(v json.RawMessage) bool {
+		v = bytes.TrimSpace(v)
+		return len(v) == 0 || string(v) == "null" || string(v) == `""` || string(v) == "0"
+	}
+	if absent(r.Principal) && absent(r.AccessRights) {
+		return uuid.Nil, 0, nil
+	}
+	if !pipeline.IsShareMessage(r.Message) {
+		return bad(errcode.InvalidArgument, "principal and access_rights belong to GrantAccess, ModifyAccess and RevokeAccess")
+	}
+	var principal uuid.UUID
+	if !absent(r.Principal) {
+		var s string
+		var ref struct {
+			Table string `json:"table"`
+			ID    string `json:"id"`
+		}
+		switch {
+		case json.Unmarshal(r.Principal, &s) == nil:
+		case json.Unmarshal(r.Principal, &ref) == nil && ref.ID != "":
+			if ref.Table != pipeline.SystemUserTable {
+				return bad(errcode.InvalidArgument, "principal is a reference to a %q row; a share's principal is a %s", ref.Table, pipeline.SystemUserTable)
+			}
+			s = ref.ID
+		default:
+			return bad(errcode.InvalidArgument, "principal %s is neither a GUID string nor a {\"table\": %q, \"id\"} reference", r.Principal, pipeline.SystemUserTable)
+		}
+		id, err := uuid.Parse(s)
+		if err != nil {
+			return bad(errcode.InvalidArgument, "principal %q is not a GUID", s)
+		}
+		principal = id
+	}
+	var rights tables.AccessRights
+	if !absent(r.AccessRights) {
+		if err := rights.UnmarshalJSON(r.AccessRights); err != nil {
+			return uuid.Nil, 0, fmt.Errorf("execute %s: access_rights: %w", r.Message, err)
+		}
+	}
+	return principal, rights, nil
 }
 
 // execute runs a guest's request through the engine and returns the

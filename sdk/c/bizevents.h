@@ -141,6 +141,22 @@ BIZEVENTS_IMPORT("set") int32_t bizevents_host_set(const char *key, size_t key_l
 BIZEVENTS_IMPORT("execute") int32_t bizevents_host_execute(const char *req, size_t req_len);
 
 /*
+ * Access rights of the sharing messages, Dataverse's AccessRights bits: an
+ * execute request's "access_rights" as a number, e.g.
+ * {"message": "GrantAccess", "table": "account", "id": "<row>",
+ * "principal": "<user>", "access_rights": 3} (read and write; the names,
+ * "ReadAccess, WriteAccess", work too). RevokeAccess takes a principal and
+ * no rights. sdk/ABI.md "execute" has the rules.
+ */
+#define BIZEVENTS_READ_ACCESS      0x1
+#define BIZEVENTS_WRITE_ACCESS     0x2
+#define BIZEVENTS_APPEND_ACCESS    0x4
+#define BIZEVENTS_APPEND_TO_ACCESS 0x10
+#define BIZEVENTS_DELETE_ACCESS    0x10000
+#define BIZEVENTS_SHARE_ACCESS     0x40000
+#define BIZEVENTS_ASSIGN_ACCESS    0x80000
+
+/*
  * bizevents_host_trace(msg, len): writes a line to the plugin trace log.
  * The host caps lines and bytes per call and counts what it drops. A
  * pointer outside memory stops the call.

@@ -13,8 +13,8 @@ import (
 type Service struct{}
 
 // Request is a message to execute; Send takes it. Message is a table
-// message (Create, Retrieve, RetrieveMultiple, Update, Delete, Assign) or
-// a custom API's unique name.
+// message (Create, Retrieve, RetrieveMultiple, Update, Delete, Assign,
+// GrantAccess, ModifyAccess, RevokeAccess) or a custom API's unique name.
 type Request struct {
 	Message string
 	Table   string
@@ -34,8 +34,15 @@ type Request struct {
 	PageToken       string
 	// Owner is Assign's new owner.
 	Owner string
-	// ExpectedVersion, when positive, makes Update, Delete and Assign fail
-	// with version_conflict unless the row is at that version.
+	// Principal is the user (a systemuser's id) GrantAccess and
+	// ModifyAccess share the row with and RevokeAccess takes the share
+	// from; AccessRights are the rights GrantAccess adds to the
+	// principal's and ModifyAccess makes it hold (RevokeAccess takes none).
+	Principal    string
+	AccessRights AccessRights
+	// ExpectedVersion, when positive, makes Update, Delete, Assign and the
+	// share messages fail with version_conflict unless the row is at that
+	// version.
 	ExpectedVersion int64
 }
 
@@ -204,6 +211,8 @@ func encodeRequest(req Request) ([]byte, error) {
 	num("page_size", int64(req.PageSize))
 	str("page_token", req.PageToken)
 	str("owner", req.Owner)
+	str("principal", req.Principal)
+	num("access_rights", int64(req.AccessRights))
 	num("expected_version", req.ExpectedVersion)
 	return append(b, '}'), nil
 }

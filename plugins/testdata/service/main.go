@@ -16,6 +16,8 @@ func init() {
 	sdk.Register("Score", score)
 	sdk.Register("Count", count)
 	sdk.Register("Wrapped", wrapped)
+	sdk.Register("Share", share)
+	sdk.Register("SharedBefore", sharedBefore)
 }
 
 // check refuses a name (PreValidation).
@@ -154,6 +156,110 @@ func wrapped(ctx *sdk.Context) error {
 		return sdk.Fail("unexpected error %v", err)
 	}
 	return sdk.Fail("could not create the contact: %s [%s]", e.Message, e.Code)
+}
+
+// share shares a new contact's parent account (PostOperation of contact
+// Create) through the sharing messages, with the two principals of the
+// step's configuration ("alice,bob"), and traces what each refused request
+// answered. A contact named share-fail fails the message after sharing.
+func share(ctx *sdk.Context) error {
+	parent, err := ctx.Target().GetReference("parentcustomerid")
+	if err != nil {
+		return err
+	}
+	alice, bob, _ := strings.Cut(ctx.Config(), ",")
+	svc := ctx.Service()
+	steps := []func() error{
+		func() error { return svc.GrantAccess(parent.Table, parent.ID, alice, sdk.ReadAccess) },
+		func() error {
+			return svc.GrantAccess(parent.Table, parent.ID, alice, sdk.WriteAccess|sdk.AppendToAccess)
+		},
+		func() error { return svc.GrantAccess(parent.Table, parent.ID, bob, sdk.ShareAccess) },
+		func() error { return svc.ModifyAccess(parent.Table, parent.ID, bob, sdk.ReadAccess|sdk.DeleteAccess) },
+		func() error { return svc.RevokeAccess(parent.Table, parent.ID, bob) },
+	}
+	for _, step := range steps {
+		if err := step(); err != nil {
+			return err
+		}
+	}
+	refused := []struct {
+		name string
+		req  sdk.Request
+	}{
+		{"create access", sdk.Request{Message: "GrantAccess", Table: parent.Table, ID: parent.ID, Principal: alice, AccessRights: 0x20}},
+		{"no rights", sdk.Request{Message: "ModifyAccess", Table: parent.Table, ID: parent.ID, Principal: alice}},
+		{"bad principal", sdk.Request{Message: "RevokeAccess", Table: parent.Table, ID: parent.ID, Principal: "alice"}},
+		{"no principal", sdk.Request{Message: "GrantAccess", Table: parent.Table, ID: parent.ID, AccessRights: sdk.ReadAccess}},
+		{"rights on revoke", sdk.Request{Message: "RevokeAccess", Table: parent.Table, ID: parent.ID, Principal: alice, AccessRights: sdk.ReadAccess}},
+		{"principal on update", sdk.Request{Message: "Update", Table: parent.Table, ID: parent.ID, Principal: alice, Target: sdk.Fields{"city": "x"}}},
+		{"stale version", sdk.Request{Message: "GrantAccess", Table: parent.Table, ID: parent.ID, Principal: alice, AccessRights: sdk.ReadAccess, ExpectedVersion: 1}},
+		{"organization-owned", sdk.Request{Message: "GrantAccess", Table: "store", ID: parent.ID, Principal: alice, AccessRights: sdk.ReadAccess}},
+	}
+	for _, r := range refused {
+		_, err := svc.Send(r.req)
+		var e *sdk.Error
+		if !asError(err, &e) {
+			return sdk.Fail("%s: want an *sdk.Error, got %v", r.name, err)
+		}
+		ctx.Trace("%s: %s", r.name, e.Code)
+	}
+	row, err := svc.Retrieve(parent.Table, parent.ID, "versionnumber")
+	if err != nil {
+		return err
+	}
+	version, err := row.GetInt("versionnumber")
+	if err != nil {
+		return err
+	}
+	rights, err := sdk.ParseAccessRights("read, WriteAccess,AppendTo")
+	if err != nil {
+		return err
+	}
+	ctx.Trace("account at version %d; alice has %s", version, rights)
+	name, err := ctx.Target().GetString("lastname")
+	if err != nil {
+		return err
+	}
+	if name == "share-fail" {
+		return sdk.Fail("shared, then failed")
+	}
+	return nil
+}
+
+// sharedBefore is an async step on GrantAccess: it traces who got which
+// rights and the shared row's name before, from its pre image.
+func sharedBefore(ctx *sdk.Context) error {
+	principal, err := ctx.Input("PrincipalAccess")
+	if err != nil {
+		return err
+	}
+	pa, err := principal.AsRow()
+	if err != nil {
+		return err
+	}
+	who, err := pa.GetReference("Principal")
+	if err != nil {
+		return err
+	}
+	mask, err := pa.GetString("AccessMask")
+	if err != nil {
+		return err
+	}
+	rights, err := sdk.ParseAccessRights(mask)
+	if err != nil {
+		return err
+	}
+	name, err := ctx.PreImage("before").GetString("name")
+	if err != nil {
+		return err
+	}
+	version, err := ctx.PreImage("before").GetInt("versionnumber")
+	if err != nil {
+		return err
+	}
+	ctx.Trace("%s shared %s with %s: %s (0x%x), version %d before, %s mode", ctx.Message(), name, who.ID, rights, uint32(rights), version, ctx.Mode())
+	return nil
 }
 
 func asError(err error, target **sdk.Error) bool {
