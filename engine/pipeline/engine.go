@@ -109,7 +109,15 @@ func (e *Engine) Execute(ctx context.Context, req Request) (Response, error) {
 	if req.Caller.InitiatingUserID == uuid.Nil {
 		req.Caller.InitiatingUserID = req.Caller.UserID
 	}
-	return e.run(ctx, &call{req: req, depth: 1, defs: e.defs.Load()})
+	depth := 1
+	if req.Cause != nil {
+		depth = req.Cause.Depth + 1
+	}
+	c := &call{req: req, depth: depth, defs: e.defs.Load()}
+	if req.Cause != nil {
+		c.parentEvent = req.Cause.EventID
+	}
+	return e.run(ctx, c)
 }
 
 // call is one message's run: the request, where it runs (depth, the

@@ -74,6 +74,19 @@ type Request struct {
 	// IdempotencyKey, when set on an action, makes a retry with the same key
 	// return the first attempt's response instead of running again.
 	IdempotencyKey string
+	// Cause, when set, is the committed event that this message follows
+	// from outside its transaction (a flow run's trigger): the message runs
+	// one level deeper than that event's message and names it as its
+	// cause, so that a flow that keeps triggering itself stops at the depth
+	// limit like a plugin that does.
+	Cause *Cause
+}
+
+// Cause is the event a message follows from; see [Request.Cause].
+type Cause struct {
+	EventID uuid.UUID
+	// Depth is the depth of the event's message.
+	Depth int
 }
 
 // Response is what a message gave back.
