@@ -43,6 +43,11 @@ const (
 
 	// The router's and the jobs' codes.
 	StateConflict Code = "state_conflict"
+
+	// The expressions' codes (engine/expression).
+	InvalidExpression Code = "invalid_expression"
+	ExpressionFailed  Code = "expression_failed"
+	ExpressionBudget  Code = "expression_budget_exceeded"
 )
 
 // Entry describes a code: the HTTP status it maps to and what it means.
@@ -90,6 +95,10 @@ var Table = []Entry{
 	{RateLimited, 429, "too many requests; retry after the time in Retry-After", "0x80072322"},
 	{InvalidSolution, 400, "a solution's files do not validate; each problem names its file and line", "0x80be000d"},
 	{StateConflict, 409, "the thing's state does not allow the change, e.g. retrying a job that succeeded, or a job another process took over", "0x80be000e"},
+	{InvalidExpression, 400, "an expression does not compile: a syntax error, an unknown name or field, or a result of the wrong type; the message gives its line and column", "0x80be000f"},
+	// Why 422: the expression compiled, but the values it met made it fail.
+	{ExpressionFailed, 422, "an expression failed while it ran: division by zero, a missing value, a value of the wrong type where the schema left it open", "0x80be0010"},
+	{ExpressionBudget, 422, "an expression used more memory, steps or time than its budget allows and was stopped", "0x80be0011"},
 }
 
 // Coder is implemented by errors that carry a stable code.
