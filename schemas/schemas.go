@@ -4,7 +4,10 @@
 //
 //	solution.schema.json       solution.yaml, a solution's manifest
 //	solution-file.schema.json  every other YAML file of a solution folder:
-//	                           one of tables, customApis, steps
+//	                           one of tables, customApis, steps, plugins,
+//	                           endpoints, inputs, catalogs
+//	flow.schema.json           one flow, an item of a flows: file: its
+//	                           trigger, variables and actions
 //	execution-context.schema.json
 //	                           the execution context every subscriber receives
 //	                           (Dataverse's RemoteExecutionContext)
@@ -21,6 +24,14 @@
 // schema with one property per kind lets an editor complete the key itself
 // and lets a new kind (catalogs, flows, endpoints, roles) be one new
 // property and one new $defs entry.
+//
+// Why flows have a file of their own: a flow is a tree of actions of a
+// dozen kinds, about as large as every other kind together; kept apart it
+// reads on its own, and an editor can check a single flow against it.
+// flow.schema.json refers to solution-file.schema.json's $defs (names,
+// parameters) by relative $ref, resolved against [BaseURL], so a validator
+// adds every file of [FS] as a resource under BaseURL and its name before
+// compiling.
 package schemas
 
 import (
@@ -32,6 +43,9 @@ import (
 const (
 	Solution     = "solution.schema.json"
 	SolutionFile = "solution-file.schema.json"
+	// Flow is one flow of a flows: file; it refers to SolutionFile's
+	// $defs, so a validator adds both as resources.
+	Flow = "flow.schema.json"
 	// ExecutionContext is what every subscriber receives; CloudEvent its
 	// CloudEvents 1.0 envelope (package endpoints).
 	ExecutionContext = "execution-context.schema.json"

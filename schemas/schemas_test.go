@@ -21,25 +21,36 @@ func TestSchemasCompile(t *testing.T) {
 	t.Parallel()
 	names, err := fs.Glob(schemas.FS(), "*.schema.json")
 	require.NoError(t, err)
-	require.ElementsMatch(t, []string{schemas.Solution, schemas.SolutionFile, schemas.ExecutionContext, schemas.CloudEvent}, names)
+	require.ElementsMatch(t, []string{schemas.Solution, schemas.SolutionFile, schemas.Flow, schemas.ExecutionContext, schemas.CloudEvent}, names)
 	for _, name := range names {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			doc := load(t, name)
 			require.Equal(t, schemas.BaseURL+name, doc.(map[string]any)["$id"])
-			c := jsonschema.NewCompiler()
-			require.NoError(t, c.AddResource(schemas.BaseURL+name, doc))
-			_, err := c.Compile(schemas.BaseURL + name)
+			_, err := compiler(t).Compile(schemas.BaseURL + name)
 			require.NoError(t, err)
 		})
 	}
+}
+
+// compiler returns a compiler that has every schema file as a resource
+// under BaseURL, as a validator needs for the files' $refs to each other.
+func compiler(t *testing.T) *jsonschema.Compiler {
+	t.Helper()
+	names, err := fs.Glob(schemas.FS(), "*.schema.json")
+	require.NoError(t, err)
+	c := jsonschema.NewCompiler()
+	for _, name := range names {
+		require.NoError(t, c.AddResource(schemas.BaseURL+name, load(t, name)))
+	}
+	return c
 }
 
 // TestSchemasDescribed checks that every property and every definition has
 // a description, which editors show while completing.
 func TestSchemasDescribed(t *testing.T) {
 	t.Parallel()
-	for _, name := range []string{schemas.Solution, schemas.SolutionFile} {
+	for _, name := range []string{schemas.Solution, schemas.SolutionFile, schemas.Flow} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			var missing []string
