@@ -34,7 +34,8 @@ type inputSet struct {
 // read through getenv) and follows imports, checking whenever the engine's
 // definitions change, until stop. An input that cannot start (a broker
 // down, a variable not set) fails startInputs, and is logged and tried
-// again after a later import.
+// again after a later import. An input whose URL's env: variable is not
+// set is not configured: it is logged as skipped, and the others run.
 func startInputs(ctx context.Context, e *pipeline.Engine, getenv func(string) string, logger *slog.Logger) (stop func(context.Context) error, err error) {
 	s := &inputSet{e: e, getenv: getenv, cfg: inputs.Config{Logger: logger}, log: logger.With(logKeyComponent, "inputs")}
 	if err := s.sync(ctx); err != nil {
@@ -83,7 +84,10 @@ func (s *inputSet) sync(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("read the solutions: %w", err)
 	}
-	want, err := solution.Inputs(sols, s.getenv)
+	want, skipped, err := solution.Inputs(sols, s.getenv)
+	for _, sk := range skipped {
+		s.log.InfoContext(ctx, "input not configured, skipped", "input", sk.Input, "solution", sk.Solution, "variable", sk.Variable)
+	}
 	if err != nil {
 		s.last = defs
 		return err

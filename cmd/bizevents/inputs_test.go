@@ -130,3 +130,26 @@ func TestServeFailsWhenAnInputsBrokerIsDown(t *testing.T) {
 	require.Contains(t, err.Error(), "input erp_pings")
 	require.Contains(t, err.Error(), "127.0.0.1:1")
 }
+
+// TestServeSkipsAnInputNotConfigured: an input whose URL is env:NAME with
+// NAME not set is not configured; serve runs without it, and its log says
+// so.
+func TestServeSkipsAnInputNotConfigured(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	dir := t.TempDir()
+	files := map[string]string{
+		"solution.yaml": "name: erp_link\nversion: 1.0.0\n",
+		"apis.yaml":     "customApis:\n  - uniqueName: erp_Ping\n    allowedStepType: AsyncOnly\n",
+		"inputs.yaml":   "inputs:\n  - name: erp_pings\n    kind: queue\n    url: env:ERP_AMQP_URL\n    queue: erp.pings\n    message: erp_Ping\n",
+	}
+	for name, text := range files {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644))
+	}
+	srv := startServe(t, b.ctx, serveOptions{DB: b.db, APIKey: testAPIKey, Solutions: []string{dir},
+		getenv: func(string) string { return "" }})
+	require.NoError(t, srv.stop(t))
+	log := srv.stderr.String()
+	require.Contains(t, log, `msg="input not configured, skipped" component=inputs input=erp_pings solution=erp_link variable=ERP_AMQP_URL`)
+	require.NotContains(t, log, "input started")
+}

@@ -154,14 +154,36 @@ func (m *model) inputMessage(name string, apis map[string]*customapi.API) string
 	return ""
 }
 
+// SkippedInput is an input [Inputs] leaves out because it is not
+// configured in this environment: its URL is env:NAME and NAME is not set.
+// A solution can so ship an input for a broker that only some deployments
+// have ("when one is configured"); a server without the variable runs
+// without the input, and says so.
+type SkippedInput struct {
+	Solution, Input string
+	// Variable is the environment variable of the input's URL.
+	Variable string
+}
+
+// String says which input is skipped and why.
+func (s SkippedInput) String() string {
+	return fmt.Sprintf("solution %s: input %s is not configured (environment variable %s of its url is not set), skipped", s.Solution, s.Input, s.Variable)
+}
+
 // Inputs returns the inputs of several solutions, ready to run: env:NAME
 // values read through getenv, each TableCollection-bound API's table set.
-// Every input's problems are reported at once.
-func Inputs(sols []*Solution, getenv func(string) string) ([]inputs.Input, error) {
-	var out []inputs.Input
+// An input whose URL is env:NAME with NAME not set is not configured: it
+// is left out and listed in skipped, not an error. Any other problem (a
+// variable not set while the URL is) is an error; every input's problems
+// are reported at once.
+func Inputs(sols []*Solution, getenv func(string) string) (ready []inputs.Input, skipped []SkippedInput, err error) {
 	var errs []error
 	for _, s := range sols {
 		for _, d := range s.Inputs {
+			if name, ok := strings.CutPrefix(d.URL, EnvPrefix); ok && getenv(name) == "" {
+				skipped = append(skipped, SkippedInput{Solution: s.Name, Input: d.Name, Variable: name})
+				continue
+			}
 			in, err := d.Input(getenv)
 			if err != nil {
 				errs = append(errs, fmt.Errorf("solution %s: %w", s.Name, err))
@@ -172,8 +194,8 @@ func Inputs(sols []*Solution, getenv func(string) string) ([]inputs.Input, error
 					in.Table = a.BoundTable
 				}
 			}
-			out = append(out, in)
+			ready = append(ready, in)
 		}
 	}
-	return out, errors.Join(errs...)
+	return ready, skipped, errors.Join(errs...)
 }

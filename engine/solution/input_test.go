@@ -29,8 +29,9 @@ func TestLoadInputs(t *testing.T) {
 	require.Equal(t, []string{"erp_imports", "erp_invoices"}, []string{s.Inputs[0].Name, s.Inputs[1].Name}, "sorted by name")
 
 	env := map[string]string{"ERP_AMQP_URL": "amqp://erp:s3cret@rabbit:5672/erp"}
-	ins, err := solution.Inputs([]*solution.Solution{s}, func(name string) string { return env[name] })
+	ins, skipped, err := solution.Inputs([]*solution.Solution{s}, func(name string) string { return env[name] })
 	require.NoError(t, err)
+	require.Empty(t, skipped)
 	require.Equal(t, []inputs.Input{
 		{Name: "erp_imports", Kind: inputs.KindStream, URL: "nats://nats:4222", Subject: "erp.imports.*", Stream: "ERP",
 			DeadLetter: "erp.deadletter.imports", Message: "erp_AccountsImported", Table: "account"},
@@ -41,8 +42,21 @@ func TestLoadInputs(t *testing.T) {
 		require.NoError(t, in.Validate())
 	}
 
-	_, err = solution.Inputs([]*solution.Solution{s}, func(string) string { return "" })
-	require.ErrorContains(t, err, "solution input_fixture: input erp_invoices: environment variable ERP_AMQP_URL is not set")
+	// Without the URL's variable the input is not configured: skipped, not
+	// an error; the others still run.
+	ins, skipped, err = solution.Inputs([]*solution.Solution{s}, func(string) string { return "" })
+	require.NoError(t, err)
+	require.Equal(t, []string{"erp_imports"}, []string{ins[0].Name})
+	require.Len(t, ins, 1)
+	require.Equal(t, []solution.SkippedInput{{Solution: "input_fixture", Input: "erp_invoices", Variable: "ERP_AMQP_URL"}}, skipped)
+	require.Equal(t, "solution input_fixture: input erp_invoices is not configured (environment variable ERP_AMQP_URL of its url is not set), skipped", skipped[0].String())
+
+	// A variable of a configured input that is not set is an error naming it.
+	queued := *s
+	queued.Inputs = slices.Clone(s.Inputs)
+	queued.Inputs[1].Queue = "env:ERP_QUEUE"
+	_, _, err = solution.Inputs([]*solution.Solution{&queued}, func(name string) string { return env[name] })
+	require.ErrorContains(t, err, "solution input_fixture: input erp_invoices: environment variable ERP_QUEUE is not set")
 
 	// The definition keeps env:NAME, never the value.
 	d := s.Definition()
