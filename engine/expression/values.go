@@ -17,10 +17,10 @@ import (
 // the evaluation in it, and Set changes it. Evaluate programs on one
 // Values one after another, or give each goroutine its own.
 type Values struct {
-	env *Env
-	ptr reflect.Value // *struct of env.rt
-	iface any         // ptr.Interface(), what the VM gets
-	run runState
+	env   *Env
+	ptr   reflect.Value // *struct of env.rt
+	iface any           // ptr.Interface(), what the VM gets
+	run   runState
 }
 
 // ValueError is a value that does not fit its declared type; Path names it
