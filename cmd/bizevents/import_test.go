@@ -12,7 +12,7 @@ import (
 func TestSolutionImportAndRebuild(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	contoso := filepath.Join("..", "..", "examples", "contoso")
+	contoso := filepath.Join("..", "..", "internal", "testdata", "contoso")
 
 	code, out, errOut := b.cli(t, "", "solution", "import", contoso)
 	require.Equal(t, 0, code, errOut)

@@ -46,7 +46,7 @@ func TestServeDeliversToAWebhook(t *testing.T) {
 	for name, text := range files {
 		require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644))
 	}
-	contoso := filepath.Join("..", "..", "examples", "contoso")
+	contoso := filepath.Join("..", "..", "internal", "testdata", "contoso")
 	srv := startServe(t, b.ctx, serveOptions{DB: b.db, APIKey: testAPIKey, Solutions: []string{dir, contoso},
 		getenv: func(k string) string {
 			if k == "ERP_SECRET" {

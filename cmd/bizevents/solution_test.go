@@ -14,7 +14,7 @@ import (
 )
 
 const (
-	contosoDir = "../../examples/contoso"
+	contosoDir = "../../internal/testdata/contoso"
 	brokenDir  = "../../engine/solution/testdata/invalid/unknown_message"
 )
 

@@ -29,7 +29,7 @@ import (
 func catalogServer(t *testing.T, open storagetest.Opener, withSource bool) *httptest.Server {
 	t.Helper()
 	db := open(t, slices.Concat(tables.Migrations, solution.Migrations)...)
-	s, err := solution.Load("../../examples/contoso")
+	s, err := solution.Load("../../internal/testdata/contoso")
 	require.NoError(t, err)
 	_, err = solution.Import(t.Context(), db, s, pipeline.Caller{})
 	require.NoError(t, err)

@@ -14,7 +14,7 @@ import (
 	"github.com/bizevents/bizevents/engine/tables"
 )
 
-const contosoDir = "../../examples/contoso"
+const contosoDir = "../../internal/testdata/contoso"
 
 // contoso loads the example solution and its definitions.
 func contoso(t *testing.T) (*solution.Solution, *pipeline.Definitions) {

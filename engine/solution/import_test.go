@@ -26,7 +26,7 @@ func TestImport(t *testing.T) {
 		ctx := context.Background()
 		db := open(t, append(append([]storage.Migration{}, tables.Migrations...), solution.Migrations...)...)
 		e := pipeline.New(db, pipeline.Config{})
-		contoso, err := solution.Load(filepath.Join("..", "..", "examples", "contoso"))
+		contoso, err := solution.Load(filepath.Join("..", "..", "internal", "testdata", "contoso"))
 		require.NoError(t, err)
 
 		res, err := solution.Import(ctx, db, contoso, pipeline.Caller{})
@@ -219,7 +219,7 @@ func TestImportCatalogs(t *testing.T) {
 		require.NoError(t, err)
 		require.Empty(t, x.Catalogs(), "nothing imported")
 
-		contoso, err := solution.Load(filepath.Join("..", "..", "examples", "contoso"))
+		contoso, err := solution.Load(filepath.Join("..", "..", "internal", "testdata", "contoso"))
 		require.NoError(t, err)
 		_, err = solution.Import(ctx, db, contoso, pipeline.Caller{})
 		require.NoError(t, err)

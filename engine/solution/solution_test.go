@@ -23,7 +23,7 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the want.txt files of testdata/invalid from the problems found")
 
-const contosoDir = "../../examples/contoso"
+const contosoDir = "../../internal/testdata/contoso"
 
 // TestLoadInvalid loads each folder of testdata/invalid and compares the
 // problems found with the folder's want.txt; -update rewrites them. Each
