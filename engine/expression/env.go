@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"regexp"
 	"sort"
 	"strings"
 
@@ -48,13 +49,14 @@ func (e *Error) Unwrap() error { return e.Err }
 // the top-level variables and their types. It is immutable and safe for
 // concurrent use.
 type Env struct {
-	vars   []Field
-	rt     reflect.Type // the struct type of the environment
-	runIdx int          // index of the hidden run-state field
-	root   *codec
-	b      *builder
-	names  *strings.Replacer // Go struct type strings → Type strings, for messages
-	limits Limits
+	vars     []Field
+	rt       reflect.Type // the struct type of the environment
+	runIdx   int          // index of the hidden run-state field
+	root     *codec
+	b        *builder
+	names    *strings.Replacer // Go struct type strings → Type strings, for messages
+	byString map[string]Type   // Type strings → Types, for suggestions
+	limits   Limits
 }
 
 // runField is the name of the hidden variable that carries one
@@ -95,8 +97,10 @@ func NewEnv(vars []Field) (*Env, error) {
 	// first so that an outer struct is replaced before its parts.
 	type pair struct{ from, to string }
 	var pairs []pair
+	e.byString = map[string]Type{}
 	for st, t := range b.structs {
 		pairs = append(pairs, pair{st.String(), t.String()})
+		e.byString[t.String()] = t
 	}
 	sort.Slice(pairs, func(i, j int) bool { return len(pairs[i].from) > len(pairs[j].from) })
 	args := make([]string, 0, 2*len(pairs))
@@ -153,7 +157,7 @@ func (e *Env) Compile(src string, want Kind) (*Program, error) {
 		return nil, err
 	}
 	opts := []expr.Option{
-		expr.Env(reflect.New(e.rt).Interface()),
+		expr.Env(reflect.New(e.rt).Elem().Interface()),
 		expr.Timezone("UTC"),
 		expr.DisableBuiltin("now"),
 		expr.MaxNodes(e.limits.MaxNodes),
@@ -205,8 +209,18 @@ func (e *Env) compileError(src string, err error) error {
 	line, col := place(src, fe.From)
 	msg := e.names.Replace(fe.Message)
 	msg = strings.ReplaceAll(msg, "*expression.runState", "internal state")
+	// The checker's "type T has no field x" for fields the precheck could
+	// not place (inside predicates): say it as the precheck does.
+	if m := noField.FindStringSubmatch(msg); m != nil {
+		msg = "unknown field " + m[2] + " of " + m[1]
+		if t, ok := e.byString[m[1]]; ok {
+			msg += suggest(m[2], t.Fields)
+		}
+	}
 	return &Error{Code: errcode.InvalidExpression, Line: line, Column: col, Msg: msg, Err: err}
 }
+
+var noField = regexp.MustCompile(`^type (.*) has no field (\S+)$`)
 
 // place returns the 1-based line and column of the rune at offset from.
 func place(src string, from int) (line, col int) {

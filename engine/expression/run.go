@@ -136,7 +136,7 @@ func (p *Program) RunBool(ctx context.Context, v *Values) (bool, error) {
 }
 
 func (p *Program) run(ctx context.Context, v *Values) (any, error) {
-	if v == nil || v.env.rt != p.env.rt {
+	if v == nil || v.env.root != p.env.root {
 		return nil, errors.New("expression: the values were made by another environment")
 	}
 	if err := ctx.Err(); err != nil {
@@ -146,7 +146,7 @@ func (p *Program) run(ctx context.Context, v *Values) (any, error) {
 	m := vms.Get().(*vm.VM)
 	m.MemoryBudget = p.limits.MemoryBudget
 	out, err := m.Run(p.prog, v.iface)
-	m.Variables = m.Variables[:0:0] // let go of the last run's values
+	clear(m.Variables) // let go of the last run's values
 	vms.Put(m)
 	if err != nil {
 		return nil, p.runError(err, v.run.exceeded)
@@ -249,6 +249,9 @@ func toJSON(v any, b *builder) (any, error) {
 		}
 		return out, nil
 	case reflect.Map:
+		if rv.IsNil() {
+			return nil, nil
+		}
 		out := make(map[string]any, rv.Len())
 		it := rv.MapRange()
 		for it.Next() {
