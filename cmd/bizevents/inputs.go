@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"reflect"
+	"slices"
 	"sync"
 	"time"
 
@@ -28,6 +29,8 @@ type inputSet struct {
 	last *pipeline.Definitions
 	want []inputs.Input
 	r    *inputs.Runner
+	// skipped is the inputs not configured, logged when it changes.
+	skipped []solution.SkippedInput
 }
 
 // startInputs runs the inputs of the imported solutions (env:NAME values
@@ -85,8 +88,11 @@ func (s *inputSet) sync(ctx context.Context) error {
 		return fmt.Errorf("read the solutions: %w", err)
 	}
 	want, skipped, err := solution.Inputs(sols, s.getenv)
-	for _, sk := range skipped {
-		s.log.InfoContext(ctx, "input not configured, skipped", "input", sk.Input, "solution", sk.Solution, "variable", sk.Variable)
+	if !slices.Equal(skipped, s.skipped) {
+		for _, sk := range skipped {
+			s.log.InfoContext(ctx, "input not configured, skipped", "input", sk.Input, "solution", sk.Solution, "variable", sk.Variable)
+		}
+		s.skipped = skipped
 	}
 	if err != nil {
 		s.last = defs

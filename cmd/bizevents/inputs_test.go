@@ -148,8 +148,15 @@ func TestServeSkipsAnInputNotConfigured(t *testing.T) {
 	}
 	srv := startServe(t, b.ctx, serveOptions{DB: b.db, APIKey: testAPIKey, Solutions: []string{dir},
 		getenv: func(string) string { return "" }})
+	// A later import (the definitions change) does not repeat the line.
+	files["apis.yaml"] += "  - uniqueName: erp_Pong\n    allowedStepType: AsyncOnly\n"
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "apis.yaml"), []byte(files["apis.yaml"]), 0o644))
+	code, out, errOut := b.cli(t, "", "solution", "import", dir)
+	require.Equal(t, 0, code, out+errOut)
+	time.Sleep(3 * solutionWatchInterval / 2) // bounded: one watch interval and a half
 	require.NoError(t, srv.stop(t))
 	log := srv.stderr.String()
+	require.Equal(t, 1, strings.Count(log, "input not configured"), log)
 	require.Contains(t, log, `msg="input not configured, skipped" component=inputs input=erp_pings solution=erp_link variable=ERP_AMQP_URL`)
 	require.NotContains(t, log, "input started")
 }
