@@ -11,9 +11,11 @@ all: build
 build:
 	$(GO) build -ldflags "-X main.sourceDir=$(CURDIR)" -o $(BIN) ./cmd/bizevents
 
-## run: start bizevents on the embedded SQLite default (bizevents.db here).
+## run: serve the Contoso example on the embedded SQLite default (bizevents.db
+## here): builds its plugin and thank-you receiver from source, starts the
+## receiver in the background, prints how to send the first event.
 run: build
-	./$(BIN) serve
+	scripts/run.sh
 
 ## services: start what the tests need (PostgreSQL) when it is not running.
 services:
