@@ -1,7 +1,8 @@
 // Package endpoints delivers what happened, after commit, to the service
 // endpoints a solution defines: web hooks ([Webhook], HTTP), queues
-// ([Queue], RabbitMQ over AMQP 0.9.1, the Service Bus analog) and streams
-// ([Stream], NATS JetStream, the Event Hub analog). Every subscriber
+// ([Queue], RabbitMQ over AMQP 0.9.1, the Service Bus analog), streams
+// ([Stream], NATS JetStream, the Event Hub analog) and Kafka topics
+// ([Kafka], the other Event Hub analog). Every subscriber
 // receives the execution context of the event, Dataverse's
 // RemoteExecutionContext in JSON, built by [ContextFromEvent], as the same
 // bytes whatever the kind.
@@ -28,12 +29,17 @@
 // a stream sends content-type as a header and the ID as Nats-Msg-Id, which
 // JetStream's duplicate window deduplicates.
 //
-// Kafka, the other Event Hub analog the design names, is not a kind yet.
-// It would be a third sender beside [Queue] and [Stream]: a "kafka" Kind,
-// an Endpoint.Topic, a connection per broker list (watermill-kafka's
-// publisher, or franz-go), the body and headers as here (the CloudEvents
-// Kafka binding names them ce_*), the delivery's ID as the record key so
-// that an idempotent producer and compacting consumers deduplicate.
+// A [Kafka] sender publishes to kafka endpoints (the other Event Hub
+// analog), through watermill-kafka's publisher, a sarama sync producer
+// with acks=all, idempotent when the broker has InitProducerId. It keeps
+// one producer per set of brokers, SASL and TLS. The record's value and
+// headers are the stream's, but that binary mode's attributes are named
+// ce_id, ce_type... as the CloudEvents Kafka binding names them; its key
+// is the event's stream (the row), so that one row's events share a
+// partition and keep their order; the delivery's ID is webhook-id and
+// _watermill_message_uuid (with the replay's on a replay), for consumers
+// to deduplicate. Its tests run against sarama's MockBroker, an
+// in-process server of the Kafka protocol, not a real Kafka.
 //
 // # Formats
 //

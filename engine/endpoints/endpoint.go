@@ -11,8 +11,7 @@ import (
 // Kind is how an endpoint receives deliveries.
 type Kind string
 
-// The kinds. Kafka, the other Event Hub analog, is not a kind yet: see the
-// package doc.
+// The kinds.
 const (
 	// KindWebhook posts each delivery over HTTP ([Webhook]).
 	KindWebhook Kind = "webhook"
@@ -22,6 +21,9 @@ const (
 	// KindStream publishes each delivery to NATS JetStream, the Event Hub
 	// analog ([Stream]).
 	KindStream Kind = "stream"
+	// KindKafka publishes each delivery to a Kafka topic, the other Event
+	// Hub analog ([Kafka]).
+	KindKafka Kind = "kafka"
 )
 
 // Format is how a delivery's body and headers carry the execution context.
@@ -84,7 +86,7 @@ type Endpoint struct {
 	// at most 64 characters. Steps name it.
 	Name string
 	// Kind is how the endpoint receives deliveries: [KindWebhook],
-	// [KindQueue] or [KindStream].
+	// [KindQueue], [KindStream] or [KindKafka].
 	Kind Kind
 	// URL is where deliveries go. A web hook's is http:// or https://,
 	// with a host and no user:password (use Auth). A queue's is the
@@ -92,7 +94,8 @@ type Endpoint struct {
 	// a stream's the NATS server's nats:// (or tls://, ws://, wss://) URL,
 	// several separated by commas, credentials in it
 	// (nats://user:password@host:4222 or nats://token@host). Deliveries to
-	// one URL share one connection.
+	// one URL share one connection. A kafka endpoint has none: see
+	// Brokers.
 	URL string
 	// Auth is how a web hook's receiver authenticates bizevents. A queue
 	// or a stream takes none: its credentials are in the URL.
@@ -118,6 +121,19 @@ type Endpoint struct {
 	// an existing stream is used as it is, and a publish the stream does not
 	// capture fails. Empty: whichever stream captures Subject.
 	Stream string
+	// Brokers are a kafka endpoint's bootstrap brokers, host:port each
+	// (kafka-1:9092). Required for kafka. Deliveries with the same
+	// Brokers, SASL and TLS share one producer.
+	Brokers []string
+	// Topic is the Kafka topic a kafka endpoint publishes to: ASCII
+	// letters, digits, '.', '_' and '-', at most 249. It must exist, or
+	// the brokers must create topics on first use. Required for kafka.
+	Topic string
+	// SASL authenticates a kafka endpoint to its brokers (PLAIN,
+	// SCRAM-SHA-256, SCRAM-SHA-512). Zero: no SASL.
+	SASL KafkaSASL
+	// TLS secures a kafka endpoint's connections. Zero: plaintext.
+	TLS KafkaTLS
 	// Format is what a delivery looks like. Default: [FormatContext].
 	Format Format
 	// Timeout bounds one attempt, from sending the request to reading the
@@ -192,14 +208,19 @@ func (e Endpoint) Validate() error {
 		validateAMQP(e, bad)
 	case KindStream:
 		validateNATS(e, bad)
+	case KindKafka:
+		validateKafka(e, bad)
 	case "":
-		bad("kind", "is required: webhook, queue or stream")
+		bad("kind", "is required: webhook, queue, stream or kafka")
 		requireURL(e.URL, bad)
 		validateAuth(e.Auth, bad)
 	default:
-		bad("kind", "%q is not supported: webhook, queue or stream", e.Kind)
+		bad("kind", "%q is not supported: webhook, queue, stream or kafka", e.Kind)
 		requireURL(e.URL, bad)
 		validateAuth(e.Auth, bad)
+	}
+	if e.Kind != KindKafka {
+		kafkaOnly(e, bad)
 	}
 	switch e.Format {
 	case "", FormatContext, FormatCloudEventsStructured, FormatCloudEventsBinary:

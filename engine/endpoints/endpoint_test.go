@@ -58,7 +58,7 @@ func TestEndpointValidate(t *testing.T) {
 		{"64-character name", with(func(e *endpoints.Endpoint) { e.Name = "e" + strings.Repeat("_9", 31) + "z" }), nil},
 		{"65-character name", with(func(e *endpoints.Endpoint) { e.Name = "e" + strings.Repeat("_9", 32) }), []string{"name"}},
 		{"no kind", with(func(e *endpoints.Endpoint) { e.Kind = "" }), []string{"kind"}},
-		{"kafka not yet", with(func(e *endpoints.Endpoint) { e.Kind = "kafka" }), []string{"kind"}},
+		{"unknown kind", with(func(e *endpoints.Endpoint) { e.Kind = "pulsar" }), []string{"kind"}},
 		{"queue field on a web hook", with(func(e *endpoints.Endpoint) { e.Queue = "orders"; e.Stream = "ORDERS" }), []string{"queue", "stream"}},
 		{"no url", with(func(e *endpoints.Endpoint) { e.URL = "" }), []string{"url"}},
 		{"ftp", with(func(e *endpoints.Endpoint) { e.URL = "ftp://erp.example/x" }), []string{"url"}},
@@ -177,7 +177,7 @@ func TestEndpointValidateEveryProblem(t *testing.T) {
 	t.Parallel()
 	e := endpoints.Endpoint{
 		Name:    "Bad Name",
-		Kind:    "kafka",
+		Kind:    "pulsar",
 		URL:     "ftp://",
 		Auth:    endpoints.Auth{Type: endpoints.AuthHTTPHeader, Name: "Content-Type", Value: "top-secret\n"},
 		Format:  "soap",

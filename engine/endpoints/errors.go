@@ -31,7 +31,7 @@ var (
 	// JSON). Retrying does not help.
 	ErrInvalidDelivery = &Error{Code: errcode.InvalidArgument, Message: "invalid delivery"}
 
-	// ErrClosed: the [Queue] or [Stream] was closed; the attempt is
+	// ErrClosed: the [Queue], [Stream] or [Kafka] was closed; the attempt is
 	// retryable, by another process or after a restart.
 	ErrClosed = &Error{Code: errcode.Unavailable, Message: "the sender is closed"}
 
@@ -56,7 +56,9 @@ type FieldError struct {
 	Endpoint string
 	// Field names the field as a solution file spells it: "name", "kind",
 	// "url", "auth", "auth.type", "auth.name", "auth.value", "queue",
-	// "exchange", "subject", "stream", "format", "timeout", "secrets[1]".
+	// "exchange", "subject", "stream", "brokers", "brokers[0]", "topic",
+	// "sasl", "sasl.mechanism", "sasl.user", "sasl.password", "tls",
+	// "tls.ca", "tls.cert", "tls.key", "format", "timeout", "secrets[1]".
 	Field string
 	// Problem says what is wrong, never quoting a secret or an auth value.
 	Problem string
