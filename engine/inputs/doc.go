@@ -3,8 +3,8 @@
 // systems (an ERP, a POS) that can only publish to a broker.
 //
 // An [Input] is a RabbitMQ queue (Kind queue, AMQP 0-9-1, the Service Bus
-// analog) or a NATS JetStream subject (Kind stream, the Event Hub analog),
-// and the custom API its messages invoke. A [Runner] subscribes to every
+// analog), a NATS JetStream subject (Kind stream, the Event Hub analog) or
+// a Kafka topic (Kind kafka), and the custom API its messages invoke. A [Runner] subscribes to every
 // input through one watermill Router: a durable queue acked after the
 // message ran (watermill-amqp), or a durable JetStream push consumer named
 // bizevents-<input> with manual acks (watermill-nats). The runner creates
@@ -13,6 +13,22 @@
 // the subject and the one that holds the dead-letter subject (file storage,
 // limits retention, named bizevents-<input> and bizevents-<input>-deadletter
 // unless the input names its stream), and the consumer.
+//
+// A kafka input is a consumer group (bizevents-<input> unless the input
+// names one; engines sharing it share the topic's partitions) read
+// through watermill-kafka: a new group starts at the topic's oldest
+// record; a record's offset is committed once the record ran or was
+// dead-lettered, never before; records of one partition run one at a
+// time, in order. The topic and the dead-letter topic must exist (they
+// are checked at Start): bizevents does not choose partitions or
+// replication. Dead letters are produced with acks=all, idempotently when
+// the broker can. The idempotency key is the record's
+// _watermill_message_uuid header (what watermill publishers and bizevents
+// kafka endpoints write), else its key when the input says KeyIsMessageID
+// (not by default: records keyed by an entity share keys); a dead letter
+// keeps the record's key and adds [HeaderKafkaPartition] and
+// [HeaderKafkaOffset]. Kafka inputs are tested against sarama's
+// MockBroker, not a real Kafka.
 //
 // # Messages
 //

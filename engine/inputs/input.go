@@ -20,6 +20,9 @@ const (
 	KindQueue Kind = "queue"
 	// KindStream is a NATS JetStream subject: the Event Hub analog.
 	KindStream Kind = "stream"
+	// KindKafka is a Kafka topic read by a consumer group: the other
+	// Event Hub analog.
+	KindKafka Kind = "kafka"
 )
 
 // DeadLetterSuffix is appended to the queue or subject to name the default
@@ -38,10 +41,10 @@ type Input struct {
 	// consumer ([DurablePrefix] + Name), so it must be unique across the
 	// engines that share a broker.
 	Name string
-	// Kind is [KindQueue] or [KindStream].
+	// Kind is [KindQueue], [KindStream] or [KindKafka].
 	Kind Kind
 	// URL is the broker: amqp:// or amqps:// for a queue, nats:// (or
-	// tls://) for a stream.
+	// tls://) for a stream; none for a kafka input (see Brokers).
 	URL string
 	// Queue is the AMQP queue a queue input consumes; it is declared
 	// durable when missing.
@@ -59,18 +62,40 @@ type Input struct {
 	// Table is the bound table of a TableCollection custom API; empty for a
 	// global one.
 	Table string
-	// DeadLetter is the queue (queue input) or subject (stream input) bad
-	// messages are published to. Default: the queue or subject and
-	// [DeadLetterSuffix].
+	// DeadLetter is the queue (queue input), subject (stream input) or
+	// topic (kafka input) bad messages are published to. Default: the
+	// queue, subject or topic and [DeadLetterSuffix].
 	DeadLetter string
+	// Brokers are a kafka input's bootstrap brokers, host:port each.
+	Brokers []string
+	// Topic is the Kafka topic a kafka input consumes; it and the
+	// dead-letter topic must exist.
+	Topic string
+	// ConsumerGroup is a kafka input's consumer group: the engines that
+	// share it share the topic's partitions. Default: [DurablePrefix] +
+	// Name.
+	ConsumerGroup string
+	// KeyIsMessageID makes a kafka record's key its message id, the
+	// idempotency key, when it has no _watermill_message_uuid header.
+	// Only for publishers that key every record uniquely: records that
+	// share a key (an entity's id, for ordering) would be taken for
+	// redeliveries of the first one.
+	KeyIsMessageID bool
+	// SASL authenticates a kafka input to its brokers. Zero: none.
+	SASL KafkaSASL
+	// TLS secures a kafka input's connections. Zero: plaintext.
+	TLS KafkaTLS
 	// User is the user each invocation runs as; zero for none.
 	User uuid.UUID
 }
 
 // Source returns the queue or the subject the input consumes.
 func (in Input) Source() string {
-	if in.Kind == KindStream {
+	switch in.Kind {
+	case KindStream:
 		return in.Subject
+	case KindKafka:
+		return in.Topic
 	}
 	return in.Queue
 }
@@ -92,7 +117,8 @@ type FieldError struct {
 	// Input is the input's name, as given (maybe empty or invalid).
 	Input string
 	// Field names the field as a solution file spells it: "name", "kind",
-	// "url", "queue", "subject", "stream", "message", "deadLetter".
+	// "url", "queue", "subject", "stream", "message", "deadLetter",
+	// "brokers", "topic", "consumerGroup", "sasl.*", "tls.*".
 	Field string
 	// Problem says what is wrong, never quoting the URL (it may hold a
 	// password).
@@ -174,10 +200,15 @@ func (in Input) Validate() error {
 		case subjectOK && (dl != "" || !hasWildcard(in.Subject)) && subjectMatches(in.Subject, in.DeadLetterDestination()):
 			bad("deadLetter", "%s is a subject the input consumes (%s): bad messages would come back", in.DeadLetterDestination(), in.Subject)
 		}
+	case KindKafka:
+		validateKafka(in, bad)
 	case "":
-		bad("kind", "is required: queue or stream")
+		bad("kind", "is required: queue, stream or kafka")
 	default:
-		bad("kind", "%q is not supported: queue or stream", in.Kind)
+		bad("kind", "%q is not supported: queue, stream or kafka", in.Kind)
+	}
+	if in.Kind != KindKafka {
+		kafkaOnly(in, bad)
 	}
 	return errors.Join(errs...)
 }

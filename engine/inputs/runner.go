@@ -312,6 +312,8 @@ func (r *Runner) open(ctx context.Context, in Input, logger watermill.LoggerAdap
 		return openAMQP(ctx, in, r.cfg, logger)
 	case KindStream:
 		return openNATS(ctx, in, r.cfg, logger)
+	case KindKafka:
+		return openKafka(ctx, in, r.cfg, logger)
 	}
 	return nil, fmt.Errorf("kind %q is not supported", in.Kind)
 }
