@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -172,6 +173,10 @@ type eventData struct {
 	// and locked: where its pre image is in the row's stream, since the
 	// API's event is on a stream of its own (see preimage.go).
 	RowVersion int64 `json:"rowVersion,omitempty"`
+	// ChangedColumns are the columns an Update changed: in its Target with
+	// a value other than the row's before, sorted. Subscribers with
+	// filtering columns (flows' table triggers) read them.
+	ChangedColumns []string `json:"changedColumns,omitempty"`
 	// AsyncSteps names the async steps registered on the message when it
 	// committed: the router runs them.
 	AsyncSteps []string `json:"asyncSteps,omitempty"`
@@ -216,6 +221,14 @@ func (m *message) event() (eventlog.NewEvent, map[string]int64, error) {
 		}
 	}
 	data.Share = m.share
+	if m.c.req.Message == Update && m.table != nil {
+		for c, v := range ex.Target() {
+			if m.pre == nil || !tables.Equal(m.pre[c], v) {
+				data.ChangedColumns = append(data.ChangedColumns, c)
+			}
+		}
+		slices.Sort(data.ChangedColumns)
+	}
 	if m.api != nil && m.pre != nil {
 		data.RowVersion = m.preVersion()
 	}
