@@ -5,7 +5,7 @@
 //	solution.schema.json       solution.yaml, a solution's manifest
 //	solution-file.schema.json  every other YAML file of a solution folder:
 //	                           one of tables, customApis, steps, plugins,
-//	                           endpoints, inputs, catalogs
+//	                           endpoints, inputs, catalogs, flows
 //	flow.schema.json           one flow, an item of a flows: file: its
 //	                           trigger, variables and actions
 //	execution-context.schema.json
@@ -28,9 +28,9 @@
 // Why flows have a file of their own: a flow is a tree of actions of a
 // dozen kinds, about as large as every other kind together; kept apart it
 // reads on its own, and an editor can check a single flow against it.
-// flow.schema.json refers to solution-file.schema.json's $defs (names,
-// parameters) by relative $ref, resolved against [BaseURL], so a validator
-// adds every file of [FS] as a resource under BaseURL and its name before
+// The two files refer to each other by relative $ref (a flows: item, and
+// names and parameters), resolved against [BaseURL], so a validator adds
+// every file of [FS] as a resource under BaseURL and its name before
 // compiling.
 package schemas
 
@@ -43,8 +43,8 @@ import (
 const (
 	Solution     = "solution.schema.json"
 	SolutionFile = "solution-file.schema.json"
-	// Flow is one flow of a flows: file; it refers to SolutionFile's
-	// $defs, so a validator adds both as resources.
+	// Flow is one flow of a flows: file; SolutionFile refers to it, and it
+	// to SolutionFile's $defs, so a validator adds both as resources.
 	Flow = "flow.schema.json"
 	// ExecutionContext is what every subscriber receives; CloudEvent its
 	// CloudEvents 1.0 envelope (package endpoints).

@@ -1,6 +1,8 @@
 package solution
 
 import (
+	"github.com/bizevents/bizevents/engine/flows"
+
 	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
@@ -44,6 +46,8 @@ type model struct {
 	endpoints []item[EndpointDef]
 	// inputs are the broker inputs.
 	inputs []item[InputDef]
+	// flows are the flows.
+	flows []item[flows.Def]
 
 	// broken names the definitions that did not pass their schema and so
 	// are not checked further; references to them are not reported as
@@ -138,6 +142,7 @@ func (m *model) check(ps *problems) *Solution {
 		}
 	}
 
+	flowAPIs := m.flowAPIs(ps, tableNames, apis, folded)
 	plugins := m.checkPlugins(ps)
 
 	// A handler "<plugin>/<handler>" names a plugin of the solution.
@@ -190,6 +195,11 @@ func (m *model) check(ps *problems) *Solution {
 	if !ps.empty() {
 		return nil
 	}
+	fls := m.checkFlows(ps, ts, as, flowAPIs, steps)
+	if !ps.empty() {
+		return nil
+	}
+	slices.SortFunc(fls, func(a, b flows.Def) int { return cmp.Compare(a.Name, b.Name) })
 	slices.SortFunc(ts, func(a, b tables.Table) int { return cmp.Compare(a.LogicalName, b.LogicalName) })
 	slices.SortFunc(as, func(a, b customapi.API) int { return cmp.Compare(a.UniqueName, b.UniqueName) })
 	slices.SortFunc(steps, func(a, b pipeline.Step) int { return cmp.Compare(a.Name, b.Name) })
@@ -214,6 +224,7 @@ func (m *model) check(ps *problems) *Solution {
 	}
 	sol.Endpoints = eps
 	sol.Inputs = ins
+	sol.Flows = fls
 	h, err := sol.hash()
 	if err != nil {
 		ps.add(origin{}, "%v", err)
@@ -556,6 +567,7 @@ func (m *model) checkCatalogs(ps *problems, tableNames map[string]bool, apis map
 			names[lower] = named{name, at}
 		}
 	}
+	m.resolveFlowAssignments()
 	var root *item[CatalogDef]
 	for i := range m.catalogs {
 		it := &m.catalogs[i]
@@ -604,11 +616,9 @@ func (m *model) checkAssignment(ps *problems, where string, k int, as Assignment
 		set = append(set, "custom API "+as.CustomAPI)
 	}
 	if as.Flow != "" {
-		ps.add(at.at("flow"), "%sassignment #%d: flow %s: flow-defined actions cannot be catalogued yet (flows are not supported); leave it out",
-			where, k+1, as.Flow)
-		if len(set) == 0 {
-			return
-		}
+		// resolveFlowAssignments replaced the flows it found.
+		ps.add(at.at("flow"), "%sassignment #%d: flow %s is not a flow-defined action of the solution (a flow with a request trigger)", where, k+1, as.Flow)
+		return
 	}
 	switch len(set) {
 	case 0:
@@ -659,4 +669,26 @@ func paren(words string, o origin) string {
 		return ""
 	}
 	return " (" + words + o.String() + ")"
+}
+
+// resolveFlowAssignments replaces each catalog assignment of a flow-defined
+// action (flow: name) by one of its custom API, as the normalized
+// definition holds it.
+func (m *model) resolveFlowAssignments() {
+	apiOf := map[string]string{}
+	for _, f := range m.flows {
+		if a, ok := flows.RequestAPI(f.def); ok {
+			apiOf[f.def.Name] = a.UniqueName
+		}
+	}
+	for i := range m.catalogs {
+		cats := m.catalogs[i].def.Categories
+		for j := range cats {
+			for k, as := range cats[j].Assignments {
+				if api, ok := apiOf[as.Flow]; ok && as.Table == "" && as.CustomAPI == "" {
+					cats[j].Assignments[k] = AssignmentDef{CustomAPI: api}
+				}
+			}
+		}
+	}
 }

@@ -1,6 +1,8 @@
 package solution
 
 import (
+	"github.com/bizevents/bizevents/engine/flows"
+
 	"github.com/bizevents/bizevents/engine/catalog"
 	"github.com/bizevents/bizevents/engine/customapi"
 	"github.com/bizevents/bizevents/engine/pipeline"
@@ -31,6 +33,7 @@ type Definition struct {
 	Catalogs    []CatalogDef   `json:"catalogs,omitempty" yaml:"catalogs"`
 	Endpoints   []EndpointDef  `json:"endpoints,omitempty" yaml:"endpoints"`
 	Inputs      []InputDef     `json:"inputs,omitempty" yaml:"inputs"`
+	Flows       []flows.Def    `json:"flows,omitempty" yaml:"flows"`
 }
 
 // CatalogDef is a [catalog.Catalog] as written in a solution file: the
@@ -53,8 +56,8 @@ type CategoryDef struct {
 }
 
 // AssignmentDef is a [catalog.Assignment] as written in a solution file.
-// Flow is reserved for flow-defined actions, which are not supported yet:
-// it is refused.
+// Flow names a flow-defined action by its flow; it stands for the flow's
+// custom API, which the normalized definition names.
 type AssignmentDef struct {
 	Table     string `json:"table,omitempty" yaml:"table"`
 	CustomAPI string `json:"customApi,omitempty" yaml:"customApi"`

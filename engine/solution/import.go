@@ -1,6 +1,8 @@
 package solution
 
 import (
+	"github.com/bizevents/bizevents/engine/flows"
+
 	"context"
 	"encoding/json"
 	"errors"
@@ -266,6 +268,11 @@ func merge(sols []*Solution) (*pipeline.Definitions, *catalog.Index, error) {
 		}
 		ts = append(ts, s.Tables...)
 		apis = append(apis, s.CustomAPIs...)
+		for _, f := range s.Flows {
+			if a, ok := flows.RequestAPI(f); ok {
+				apis = append(apis, a)
+			}
+		}
 		steps = append(steps, s.Steps...)
 		for _, c := range s.Catalogs {
 			cats = append(cats, catalog.Entry{Solution: s.Name, Catalog: c})

@@ -1,6 +1,8 @@
 package solution
 
 import (
+	"github.com/bizevents/bizevents/engine/flows"
+
 	"bytes"
 	"errors"
 	"fmt"
@@ -47,6 +49,7 @@ func sections() []section {
 		{key: "catalogs", nameKey: "uniqueName", add: adder(func(m *model) *[]item[CatalogDef] { return &m.catalogs })},
 		{key: "endpoints", nameKey: "name", add: adder(func(m *model) *[]item[EndpointDef] { return &m.endpoints })},
 		{key: "inputs", nameKey: "name", add: adder(func(m *model) *[]item[InputDef] { return &m.inputs })},
+		{key: "flows", nameKey: "name", add: adder(func(m *model) *[]item[flows.Def] { return &m.flows })},
 	}
 }
 

@@ -31,7 +31,7 @@ type validator struct {
 func newValidator() (*validator, error) {
 	v := &validator{docs: map[string]any{}, printer: message.NewPrinter(language.English)}
 	c := jsonschema.NewCompiler()
-	for _, name := range []string{schemas.Solution, schemas.SolutionFile} {
+	for _, name := range []string{schemas.Solution, schemas.SolutionFile, schemas.Flow} {
 		data, err := fs.ReadFile(schemas.FS(), name)
 		if err != nil {
 			return nil, fmt.Errorf("read schema %s: %w", name, err)

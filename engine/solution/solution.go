@@ -1,6 +1,8 @@
 package solution
 
 import (
+	"github.com/bizevents/bizevents/engine/flows"
+
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
@@ -41,6 +43,9 @@ type Solution struct {
 	Endpoints []EndpointDef
 	// Inputs are the broker inputs, sorted by name.
 	Inputs []InputDef
+	// Flows are the flows, sorted by name; a flow-defined action's custom
+	// API is not among CustomAPIs (see flows.RequestAPI).
+	Flows []flows.Def
 
 	// Hash is the hex SHA-256 of the solution's normalized [Definition] as
 	// JSON: the same for two folders that define the same things, however
@@ -77,6 +82,7 @@ func (s *Solution) Definition() Definition {
 	}
 	d.Endpoints = s.Endpoints
 	d.Inputs = s.Inputs
+	d.Flows = s.Flows
 	return d
 }
 
@@ -163,6 +169,9 @@ func Decode(data []byte) (*Solution, error) {
 	}
 	for _, c := range d.Catalogs {
 		m.catalogs = append(m.catalogs, item[CatalogDef]{def: c})
+	}
+	for _, f := range d.Flows {
+		m.flows = append(m.flows, item[flows.Def]{def: f})
 	}
 	var ps problems
 	s := m.check(&ps)
