@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 
 	"github.com/bizevents/bizevents/engine/eventlog"
 	"github.com/bizevents/bizevents/engine/jobs"
@@ -67,3 +69,32 @@ func startEngine(ctx context.Context, o dbOptions, db storage.DB, logger *slog.L
 	}
 	return e, nil
 }
+
+// handlerChain finds a handler in each of its Handlers in turn.
+type handlerChain []pipeline.Handlers
+
+func (c handlerChain) Handler(name string) (pipeline.Handler, bool) {
+	for _, hs := range c {
+		if h, ok := hs.Handler(name); ok {
+			return h, true
+		}
+	}
+	return nil, false
+}
+
+// lateService is the engine, once it exists: what is made before it (the
+// flows runtime, which the engine's handlers include) sends its messages
+// through it.
+type lateService struct {
+	e atomic.Pointer[pipeline.Engine]
+}
+
+func (s *lateService) Execute(ctx context.Context, req pipeline.Request) (pipeline.Response, error) {
+	e := s.e.Load()
+	if e == nil {
+		return pipeline.Response{}, errEngineNotReady
+	}
+	return e.Execute(ctx, req)
+}
+
+var errEngineNotReady = errors.New("the engine is not started yet")

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"github.com/bizevents/bizevents/engine/flows"
+
 	"context"
 	"errors"
 	"flag"
@@ -27,11 +29,12 @@ import (
 // jobs, kept in step with the engine's definitions and the imported
 // solutions' endpoints.
 type asyncRouter struct {
-	r    *router.Router
-	e    *pipeline.Engine
-	log  *slog.Logger
-	last *pipeline.Definitions
-	eps  *endpointSet
+	r     *router.Router
+	e     *pipeline.Engine
+	flows *flows.Runtime
+	log   *slog.Logger
+	last  *pipeline.Definitions
+	eps   *endpointSet
 	// senders deliver the endpoint jobs; closed when the router stops.
 	senders *senders
 
@@ -41,15 +44,15 @@ type asyncRouter struct {
 
 // newAsyncRouter makes the router of an engine; start it with start.
 // getenv reads the env:NAME values of endpoints.
-func newAsyncRouter(e *pipeline.Engine, getenv func(string) string, retention time.Duration, logger *slog.Logger) (*asyncRouter, error) {
+func newAsyncRouter(e *pipeline.Engine, fl *flows.Runtime, getenv func(string) string, retention time.Duration, logger *slog.Logger) (*asyncRouter, error) {
 	eps := &endpointSet{getenv: getenv}
 	snd := newSenders(logger.With(logKeyComponent, "endpoints"))
-	r, err := router.New(e.DB(), jobs.NewStore(e.DB(), nil), asyncRunners(e, eps, snd), router.Config{Logger: logger, Retention: retention})
+	r, err := router.New(e.DB(), jobs.NewStore(e.DB(), nil), asyncRunners(e, fl, eps, snd), router.Config{Logger: logger, Retention: retention})
 	if err != nil {
 		_ = snd.close()
 		return nil, err
 	}
-	return &asyncRouter{r: r, e: e, eps: eps, senders: snd, log: logger.With(logKeyComponent, "router")}, nil
+	return &asyncRouter{r: r, e: e, flows: fl, eps: eps, senders: snd, log: logger.With(logKeyComponent, "router")}, nil
 }
 
 // senders are the endpoint kinds' senders: one HTTP client, one broker
@@ -114,8 +117,9 @@ func (s *endpointSet) options(step *pipeline.Step) (jobs.Policy, bool) {
 }
 
 // asyncRunners are the runners of each job kind.
-func asyncRunners(e *pipeline.Engine, eps *endpointSet, snd *senders) map[string]router.Runner {
+func asyncRunners(e *pipeline.Engine, fl *flows.Runtime, eps *endpointSet, snd *senders) map[string]router.Runner {
 	return map[string]router.Runner{
+		flows.KindFlow:  fl.Runner(),
 		router.KindStep: router.StepRunner(e),
 		router.KindEndpoint: router.EndpointRunner(router.EndpointConfig{Engine: e, Environment: "bizevents",
 			Webhook: snd.webhook, Queue: snd.queue, Stream: snd.stream,
@@ -150,11 +154,32 @@ func (a *asyncRouter) sync() error {
 	if err := a.eps.load(context.Background(), a.e.DB()); err != nil {
 		return err
 	}
-	if err := a.r.Sync(router.StepSubscriptionsWith(defs, a.eps.options)); err != nil {
+	subs, err := subscriptions(context.Background(), a.e, a.flows, a.eps.options)
+	if err != nil {
+		return err
+	}
+	if err := a.r.Sync(subs); err != nil {
 		return err
 	}
 	a.last = defs
 	return nil
+}
+
+// subscriptions are the router's subscriptions: the async steps' of the
+// engine's definitions, and the flows' of the imported solutions, which
+// are compiled and handed to fl on the way.
+func subscriptions(ctx context.Context, e *pipeline.Engine, fl *flows.Runtime, options func(*pipeline.Step) (jobs.Policy, bool)) ([]router.Subscription, error) {
+	subs := router.StepSubscriptionsWith(e.Definitions(), options)
+	sols, err := solution.Imported(ctx, e.DB())
+	if err != nil {
+		return nil, err
+	}
+	fs, defs, err := solution.CompileFlows(sols)
+	if err != nil {
+		return nil, fmt.Errorf("compile flows: %w", err)
+	}
+	fl.SetFlows(fs, defs)
+	return append(subs, fl.Subscriptions()...), nil
 }
 
 // start starts the router and keeps its subscriptions in step with the
@@ -441,11 +466,16 @@ func runReplayDeliver(ctx context.Context, o replayDeliverOptions, stdout, stder
 	}
 	snd := newSenders(nil)
 	defer snd.close()
-	r, err := router.New(db, jobs.NewStore(db, nil), asyncRunners(e, eps, snd), router.Config{})
+	fl := flows.New(flows.Config{Service: e, Log: db.Log()})
+	r, err := router.New(db, jobs.NewStore(db, nil), asyncRunners(e, fl, eps, snd), router.Config{})
 	if err != nil {
 		return err
 	}
-	if err := r.Sync(router.StepSubscriptions(e.Definitions(), jobs.Policy{})); err != nil {
+	subs, err := subscriptions(ctx, e, fl, eps.options)
+	if err != nil {
+		return err
+	}
+	if err := r.Sync(subs); err != nil {
 		return err
 	}
 	id, n, err := r.Replay(ctx, o.Request)

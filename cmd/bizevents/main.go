@@ -53,7 +53,7 @@ func rootCommand() *command {
 		help: "bizevents is a business-events engine: an append-only, hash-chained event log\n" +
 			"with plugins, flows and subscribers. The log is a SQLite file (--db, default\n" +
 			"bizevents.db) or a PostgreSQL database (--db postgres://...).",
-		subs: []*command{serveCommand(), logCommand(), solutionCommand(), replayCommand(), traceCommand(), pluginCommand(), jobsCommand(), catalogCommand()},
+		subs: []*command{serveCommand(), logCommand(), solutionCommand(), replayCommand(), traceCommand(), pluginCommand(), jobsCommand(), flowsCommand(), catalogCommand()},
 	}
 }
 

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"github.com/bizevents/bizevents/engine/flows"
+
 	"context"
 	"encoding/json"
 	"errors"
@@ -91,7 +93,8 @@ func serveCommand() *command {
 			"  GET /api/log/events     events; query: after, limit, stream, type, correlation_id, since, until\n" +
 			"  GET /api/traces         the plugin trace log; query: step, module, handler, correlation_id,\n" +
 			"                          since, until, failed, after, limit\n" +
-			"  GET /api/jobs[/{id}]    the jobs of async steps and deliveries; POST /api/jobs/{id}/retry|cancel\n" +
+			"  GET /api/jobs[/{id}]    the jobs of async steps, deliveries and flow runs; POST /api/jobs/{id}/retry|cancel\n" +
+			"  GET /api/flows          the flows; GET /api/flows/{name}/runs, GET /api/flowruns/{id}, POST /api/flowruns/{id}/resubmit\n" +
 			"  GET /api/catalogs/...   the catalogs: categories, events and each event's JSON Schema\n" +
 			"Every request but /healthz and the token needs \"Authorization: Bearer <token or API key>\".\n" +
 			"Errors are {\"error\":{\"code\",\"message\",\"bizeventsCode\"}} with stable codes.",
@@ -169,17 +172,22 @@ func runServe(ctx context.Context, o serveOptions, _, stderr io.Writer) error {
 			log.WarnContext(ctx, "close plugins", logKeyErr, err)
 		}
 	}()
-	e, err := startEngine(ctx, o.DB, db, logger, host.reg, host.reg)
+	// The flows runtime runs the flow-defined actions' main operations and
+	// the flows' runs; its messages go to the engine once it exists.
+	engineRef := &lateService{}
+	fl := flows.New(flows.Config{Service: engineRef, Log: db.Log(), Getenv: o.getenv, Logger: logger.With(logKeyComponent, "flows")})
+	e, err := startEngine(ctx, o.DB, db, logger, handlerChain{fl, host.reg}, host.reg)
 	if err != nil {
 		return err
 	}
 	host.engine.Store(e)
+	engineRef.e.Store(e)
 	for _, dir := range o.Solutions {
 		if err := importAtStart(ctx, e, host.reg, dir, log); err != nil {
 			return err
 		}
 	}
-	async, err := newAsyncRouter(e, o.getenv, o.JobRetention, logger)
+	async, err := newAsyncRouter(e, fl, o.getenv, o.JobRetention, logger)
 	if err != nil {
 		return err
 	}
@@ -216,6 +224,9 @@ func runServe(ctx context.Context, o serveOptions, _, stderr io.Writer) error {
 	}
 	watchCtx, stopWatch := context.WithCancel(ctx)
 	defer stopWatch()
+	go fl.Schedule(watchCtx, db.Log(), time.Second, func(err error) {
+		log.WarnContext(ctx, "flow schedule", logKeyErr, err)
+	})
 	go solution.Watch(watchCtx, e, host.reg, solutionWatchInterval, func(err error) {
 		log.WarnContext(ctx, "reload solutions", logKeyErr, err)
 	})
@@ -294,6 +305,7 @@ func newHandler(e *pipeline.Engine, auth *security.Authenticator, o serveOptions
 	mux.HandleFunc("GET /api/log/events", a.authenticated(a.events))
 	mux.HandleFunc("GET /api/traces", a.authenticated(a.traces))
 	(&jobsAPI{logAPI: a, store: jobs.NewStore(e.DB(), nil)}).register(mux)
+	(&flowsAPI{logAPI: a, db: e.DB(), store: jobs.NewStore(e.DB(), nil)}).register(mux)
 	mux.Handle(api.DefaultBasePath+"/", web)
 	mux.Handle(api.DefaultTokenPath, web)
 	mux.Handle(api.DefaultCatalogPath, web)
