@@ -27,7 +27,7 @@ func TestValidate(t *testing.T) {
 		{"no name", with(queue, func(in *inputs.Input) { in.Name = "" }), []string{`input "": name: is required`}},
 		{"bad name", with(queue, func(in *inputs.Input) { in.Name = "ERP orders" }), []string{`input "ERP orders": name: must be lower case`}},
 		{"no kind", with(queue, func(in *inputs.Input) { in.Kind = "" }), []string{"input erp: kind: is required: queue, stream or kafka"}},
-		{"kafka", with(queue, func(in *inputs.Input) { in.Kind = "kafka" }), []string{`kind: "kafka" is not supported`}},
+		{"unknown kind", with(queue, func(in *inputs.Input) { in.Kind = "pulsar" }), []string{`kind: "pulsar" is not supported: queue, stream or kafka`}},
 		{"no message", with(queue, func(in *inputs.Input) { in.Message = "" }), []string{"message: is required"}},
 		{"queue on nats", with(queue, func(in *inputs.Input) { in.URL = "nats://nats:4222" }), []string{"url: must start with amqp:// or amqps://"}},
 		{"stream on amqp", with(stream, func(in *inputs.Input) { in.URL = "amqp://rabbit/" }), []string{"url: must start with nats:// or tls://"}},

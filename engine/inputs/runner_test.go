@@ -238,10 +238,10 @@ func TestNewReportsEveryProblem(t *testing.T) {
 	_, err := inputs.New(nil, []inputs.Input{
 		{Name: "a", Kind: inputs.KindQueue, URL: "amqp://h/", Queue: "q", Message: "m"},
 		{Name: "a", Kind: inputs.KindQueue, URL: "amqp://h/", Queue: "q2", Message: "m"},
-		{Name: "Bad", Kind: "kafka"},
+		{Name: "Bad", Kind: "pulsar"},
 	}, inputs.Config{})
 	require.Error(t, err)
-	for _, want := range []string{"input a: name: is given twice", `input "Bad": name:`, `input "Bad": kind: "kafka" is not supported`, `input "Bad": message: is required`} {
+	for _, want := range []string{"input a: name: is given twice", `input "Bad": name:`, `input "Bad": kind: "pulsar" is not supported`, `input "Bad": message: is required`} {
 		require.Contains(t, err.Error(), want)
 	}
 	require.Equal(t, 4, strings.Count(err.Error(), "\n")+1)
