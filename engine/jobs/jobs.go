@@ -194,4 +194,24 @@ var Migrations = []storage.Migration{{
 	UPDATE jobs SET tries = max(attempts, COALESCE((SELECT max(number) FROM job_attempts a WHERE a.job_id = jobs.id), 0));
 	ALTER TABLE job_attempts ADD COLUMN result TEXT NOT NULL DEFAULT '';
 	UPDATE job_attempts SET result = CASE WHEN error_code <> '' OR error <> '' THEN 'failed' ELSE 'succeeded' END`,
+}, {
+	// Version 3: a succeeded attempt is recorded on the job's row, not in
+	// a row of its own; claims read partial indexes of what may be due
+	// (waiting jobs, running ones whose lease may end), which stay small
+	// however many finished jobs are kept.
+	Component: "jobs", Version: 3,
+	Postgres: `ALTER TABLE jobs ADD COLUMN success_owner TEXT NOT NULL DEFAULT '', ADD COLUMN success_start BIGINT NOT NULL DEFAULT 0,
+		ADD COLUMN success_duration_us BIGINT NOT NULL DEFAULT 0, ADD COLUMN success_status INTEGER NOT NULL DEFAULT 0,
+		ADD COLUMN success_response TEXT NOT NULL DEFAULT '';
+	CREATE INDEX jobs_waiting_due ON jobs (next_attempt_at, position) WHERE status = 'waiting';
+	CREATE INDEX jobs_lease_ended ON jobs (lease_until) WHERE status = 'running';
+	DROP INDEX jobs_due`,
+	SQLite: `ALTER TABLE jobs ADD COLUMN success_owner TEXT NOT NULL DEFAULT '';
+	ALTER TABLE jobs ADD COLUMN success_start BIGINT NOT NULL DEFAULT 0;
+	ALTER TABLE jobs ADD COLUMN success_duration_us BIGINT NOT NULL DEFAULT 0;
+	ALTER TABLE jobs ADD COLUMN success_status INTEGER NOT NULL DEFAULT 0;
+	ALTER TABLE jobs ADD COLUMN success_response TEXT NOT NULL DEFAULT '';
+	CREATE INDEX jobs_waiting_due ON jobs (next_attempt_at, position) WHERE status = 'waiting';
+	CREATE INDEX jobs_lease_ended ON jobs (lease_until) WHERE status = 'running';
+	DROP INDEX jobs_due`,
 }}

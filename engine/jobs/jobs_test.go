@@ -427,3 +427,50 @@ func TestRetryNumbersAttemptsOn(t *testing.T) {
 		require.Equal(t, jobs.AttemptSucceeded, atts[1].Result)
 	})
 }
+
+// TestExtendAndRelease: ExtendAll moves the leases of the jobs the owner
+// holds and reports the others; Release gives unstarted claims back,
+// their claim not counted.
+func TestExtendAndRelease(t *testing.T) {
+	t.Parallel()
+	storagetest.ForEach(t, func(t *testing.T, open storagetest.Opener) {
+		ctx := context.Background()
+		db := open(t, jobs.Migrations...)
+		clk := &clock{now: time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)}
+		s := jobs.NewStore(db, clk.Now)
+		mine, err := s.EnqueueClaimed(ctx, db, "p", time.Minute, []jobs.NewJob{newJob("step:a", 1, "x"), newJob("step:a", 2, "y")})
+		require.NoError(t, err)
+		require.Len(t, mine, 2)
+		require.Equal(t, jobs.Running, mine[0].Status)
+		require.Equal(t, 1, mine[0].Attempts)
+		again, err := s.EnqueueClaimed(ctx, db, "q", time.Minute, []jobs.NewJob{newJob("step:a", 1, "x")})
+		require.NoError(t, err)
+		require.Empty(t, again, "another process's enqueue of the same event creates nothing")
+		_, err = s.Cancel(ctx, mine[1].ID)
+		require.NoError(t, err)
+
+		clk.Add(30 * time.Second)
+		until, held, err := s.ExtendAll(ctx, []uuid.UUID{mine[0].ID, mine[1].ID}, "p", time.Minute)
+		require.NoError(t, err)
+		require.Equal(t, clk.Now().Add(time.Minute), until)
+		require.Equal(t, map[uuid.UUID]bool{mine[0].ID: true}, held)
+		clk.Add(45 * time.Second)
+		got, err := s.Claim(ctx, "q", 10, time.Minute)
+		require.NoError(t, err)
+		require.Empty(t, got, "the extended lease holds")
+
+		require.NoError(t, s.Release(ctx, []uuid.UUID{mine[0].ID}, "p"))
+		j, err := s.Get(ctx, mine[0].ID)
+		require.NoError(t, err)
+		require.Equal(t, jobs.Waiting, j.Status)
+		require.Zero(t, j.Attempts)
+		require.Empty(t, j.Owner)
+		got, err = s.Claim(ctx, "q", 10, time.Minute)
+		require.NoError(t, err)
+		require.Len(t, got, 1)
+		require.Equal(t, 1, got[0].Attempts)
+		require.Equal(t, 1, got[0].Tries)
+		_, err = s.Finish(ctx, mine[0], "p", jobs.Outcome{Start: clk.Now()})
+		require.ErrorIs(t, err, jobs.ErrLeaseLost, "released: no longer p's")
+	})
+}

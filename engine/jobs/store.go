@@ -57,6 +57,10 @@ func stateError(format string, a ...any) error {
 	return fmt.Errorf("%w: "+format, append([]any{ErrState}, a...)...)
 }
 
+// A job's owner is set exactly while it is running (claimed): so "owner
+// = ?" alone finds a process's claims. (A "status = 'running'" beside it
+// lets PostgreSQL pick the partial index jobs_lease_ended, whose dead
+// entries grow with every job finished since the last vacuum.)
 const columns = `id, subscriber, kind, target, position, event_id, stream_id, event_type, correlation_id, ordered, replay,
 	status, attempts, max_attempts, next_attempt_at, last_error, last_error_code, dead_lettered, owner, lease_until,
 	created_at, updated_at, finished_at, policy, tries`
@@ -97,52 +101,87 @@ func (s *Store) insert(ctx context.Context, q storage.Querier, jobs []NewJob, ow
 	}
 	now := s.now()
 	nowUs := storage.Micros(now)
-	status, attempts, leaseUntil := Waiting, 0, int64(0)
+	status, attempts, leaseUntil := Waiting, 0, time.Time{}
 	if owner != "" {
-		status, attempts, leaseUntil = Running, 1, storage.Micros(now.Add(lease))
+		status, attempts, leaseUntil = Running, 1, now.Add(lease)
+	}
+	// The jobs of one batch mostly share a policy: encode each once.
+	type encoded struct {
+		p    Policy
+		json string
+	}
+	var policies []encoded
+	policyOf := func(p Policy) (Policy, string, error) {
+		p = p.WithDefaults()
+		for _, e := range policies {
+			if e.p == p {
+				return p, e.json, nil
+			}
+		}
+		if err := p.Validate(); err != nil {
+			return p, "", &Error{Code: errcode.InvalidArgument, Msg: err.Error()}
+		}
+		b, err := json.Marshal(p)
+		if err != nil {
+			return p, "", err
+		}
+		policies = append(policies, encoded{p, string(b)})
+		return p, string(b), nil
 	}
 	var created []Job
 	for start := 0; start < len(jobs); start += enqueueChunk {
 		chunk := jobs[start:min(start+enqueueChunk, len(jobs))]
 		args := make([]any, 0, len(chunk)*25)
-		for _, j := range chunk {
-			p := j.Policy.WithDefaults()
-			if err := p.Validate(); err != nil {
-				return created, &Error{Code: errcode.InvalidArgument, Msg: err.Error()}
-			}
-			policy, err := json.Marshal(p)
+		made := make(map[string]Job, len(chunk))
+		for _, nj := range chunk {
+			p, policy, err := policyOf(nj.Policy)
 			if err != nil {
 				return created, err
 			}
-			next := nowUs
-			if !j.NotBefore.IsZero() {
-				next = storage.Micros(j.NotBefore)
+			next := now
+			if !nj.NotBefore.IsZero() {
+				next = nj.NotBefore
 			}
-			args = append(args, uuid.Must(uuid.NewV7()).String(), j.Subscriber, j.Kind, j.Target, j.Position, j.EventID.String(), j.StreamID,
-				j.EventType, j.CorrelationID, j.Ordered, j.Replay, string(status), attempts, p.MaxAttempts, next, "", "", false, owner, leaseUntil,
-				nowUs, nowUs, int64(0), string(policy), attempts)
+			j := Job{ID: uuid.Must(uuid.NewV7()), Subscriber: nj.Subscriber, Kind: nj.Kind, Target: nj.Target, Position: nj.Position,
+				EventID: nj.EventID, StreamID: nj.StreamID, EventType: nj.EventType, CorrelationID: nj.CorrelationID, Ordered: nj.Ordered,
+				Replay: nj.Replay, Status: status, Attempts: attempts, Tries: attempts, MaxAttempts: p.MaxAttempts,
+				NextAttemptAt: storage.FromMicros(storage.Micros(next)), Owner: owner, LeaseUntil: truncMicros(leaseUntil),
+				CreatedAt: storage.FromMicros(nowUs), UpdatedAt: storage.FromMicros(nowUs), Policy: p}
+			id := j.ID.String()
+			made[id] = j
+			args = append(args, id, j.Subscriber, j.Kind, j.Target, j.Position, j.EventID.String(), j.StreamID,
+				j.EventType, j.CorrelationID, j.Ordered, j.Replay, string(status), attempts, p.MaxAttempts, storage.Micros(next), "", "", false,
+				owner, micros(leaseUntil), nowUs, nowUs, int64(0), policy, attempts)
 		}
 		row := "(?" + strings.Repeat(", ?", 24) + ")"
+		// RETURNING only the ids: the jobs are what was inserted.
 		rows, err := q.Query(ctx, `INSERT INTO jobs (`+columns+`) VALUES `+row+strings.Repeat(", "+row, len(chunk)-1)+`
-			ON CONFLICT (subscriber, position, replay) DO NOTHING RETURNING `+columns, args...)
+			ON CONFLICT (subscriber, position, replay) DO NOTHING RETURNING id`, args...)
 		if err != nil {
 			return created, fmt.Errorf("enqueue %d jobs of %s: %w", len(chunk), chunk[0].Subscriber, err)
 		}
-		js, err := scanJobs(rows)
-		if err != nil {
-			return created, err
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return created, fmt.Errorf("enqueue %d jobs of %s: %w", len(chunk), chunk[0].Subscriber, err)
+			}
+			created = append(created, made[id])
 		}
-		created = append(created, js...)
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return created, fmt.Errorf("enqueue %d jobs of %s: %w", len(chunk), chunk[0].Subscriber, err)
+		}
 	}
 	return created, nil
 }
 
-// Claim takes up to limit due jobs for owner, until now+lease: waiting
-// jobs whose next attempt is due, and running jobs whose lease ended (a
-// crashed process's). An ordered job waits while an earlier job of its
-// subscriber and stream is waiting or running. Jobs of the subscribers in
-// skip are left (the caller runs as many of theirs as it allows). Each
-// claim counts an attempt.
+// Claim takes up to limit due jobs for owner, until now+lease: running
+// jobs whose lease ended (a crashed process's) first, then waiting jobs
+// whose next attempt is due, earliest first. An ordered job waits while an
+// earlier job of its subscriber and stream is waiting or running. Jobs of
+// the subscribers in skip are left (the caller runs as many of theirs as
+// it allows). Each claim counts an attempt.
 func (s *Store) Claim(ctx context.Context, owner string, limit int, lease time.Duration, skip ...string) ([]Job, error) {
 	now := s.now()
 	nowUs := storage.Micros(now)
@@ -150,31 +189,47 @@ func (s *Store) Claim(ctx context.Context, owner string, limit int, lease time.D
 	if s.db.Dialect() == storage.Postgres {
 		lock = " FOR UPDATE SKIP LOCKED"
 	}
-	args := []any{owner, storage.Micros(now.Add(lease)), nowUs, nowUs, nowUs}
 	skipSQL := ""
+	var skipArgs []any
 	if len(skip) > 0 {
 		skipSQL = " AND j.subscriber NOT IN (?" + strings.Repeat(", ?", len(skip)-1) + ")"
 		for _, s := range skip {
-			args = append(args, s)
+			skipArgs = append(skipArgs, s)
 		}
 	}
-	args = append(args, limit)
+	const ordered = ` AND (NOT j.ordered OR NOT EXISTS (SELECT 1 FROM jobs e WHERE e.subscriber = j.subscriber AND e.stream_id = j.stream_id
+		AND e.replay = j.replay AND e.position < j.position AND e.status IN ('waiting', 'running')))`
+	// Two statements, each served by its partial index (jobs_lease_ended,
+	// jobs_waiting_due), rather than one with an OR that neither serves.
+	due := []struct{ where, order string }{
+		{`j.status = 'running' AND j.lease_until < ?`, `j.lease_until`},
+		{`j.status = 'waiting' AND j.next_attempt_at <= ?`, `j.next_attempt_at, j.position`},
+	}
 	// In a transaction: on SQLite a query outside one reads from a
 	// read-only connection.
 	var claimed []Job
 	err := storage.Run(ctx, s.db, func(tx storage.Tx) error {
-		rows, err := tx.Query(ctx, `UPDATE jobs SET status = 'running', owner = ?, lease_until = ?, attempts = attempts + 1, tries = tries + 1, updated_at = ?
-		WHERE id IN (SELECT id FROM jobs j
-			WHERE ((j.status = 'waiting' AND j.next_attempt_at <= ?) OR (j.status = 'running' AND j.lease_until < ?))
-			AND (NOT j.ordered OR NOT EXISTS (SELECT 1 FROM jobs e WHERE e.subscriber = j.subscriber AND e.stream_id = j.stream_id
-				AND e.replay = j.replay AND e.position < j.position AND e.status IN ('waiting', 'running')))`+skipSQL+`
-			ORDER BY j.next_attempt_at, j.position LIMIT ?`+lock+`)
-		RETURNING `+columns, args...)
-		if err != nil {
-			return err
+		claimed = claimed[:0]
+		for _, d := range due {
+			if len(claimed) >= limit {
+				break
+			}
+			args := append([]any{owner, storage.Micros(now.Add(lease)), nowUs, nowUs}, skipArgs...)
+			args = append(args, limit-len(claimed))
+			rows, err := tx.Query(ctx, `UPDATE jobs SET status = 'running', owner = ?, lease_until = ?, attempts = attempts + 1, tries = tries + 1,
+				updated_at = ? WHERE id IN (SELECT id FROM jobs j WHERE `+d.where+ordered+skipSQL+`
+				ORDER BY `+d.order+` LIMIT ?`+lock+`)
+				RETURNING `+columns, args...)
+			if err != nil {
+				return err
+			}
+			js, err := scanJobs(rows)
+			if err != nil {
+				return err
+			}
+			claimed = append(claimed, js...)
 		}
-		claimed, err = scanJobs(rows)
-		return err
+		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("claim jobs: %w", err)
@@ -205,9 +260,9 @@ type Outcome struct {
 }
 
 // Finish records the outcome of the claimed job's attempt: succeeded, a
-// retry at the policy's next delay, or failed and dead-lettered after the
-// last attempt or a failure no retry fixes. It returns the job as it is
-// now, or ErrLeaseLost when owner no longer holds it.
+// retry at the policy's next delay, a snooze, or failed and dead-lettered
+// after the last attempt or a failure no retry fixes. It returns the job
+// as it is now, or ErrLeaseLost when owner no longer holds it.
 func (s *Store) Finish(ctx context.Context, j Job, owner string, o Outcome) (Job, error) {
 	done, errs, err := s.FinishAll(ctx, owner, []Finished{{Job: j, Outcome: o}})
 	if err != nil {
@@ -227,13 +282,17 @@ type Finished struct {
 // each job as it is now and, per job, ErrLeaseLost when owner no longer
 // held it (that outcome is dropped, the others are kept); err is a
 // failure of the whole transaction, when nothing was recorded.
+//
+// A succeeded attempt is recorded on the job's row, the others as rows of
+// their own: a job that succeeds at once, the common case, is one row
+// written twice (created, finished), not three.
 func (s *Store) FinishAll(ctx context.Context, owner string, items []Finished) ([]Job, []error, error) {
 	now := s.now()
 	nowUs := storage.Micros(now)
 	out := make([]Job, len(items))
 	errs := make([]error, len(items))
 	attempts := make([]Attempt, len(items))
-	var succeeded []int // items that succeeded: one UPDATE for them all
+	var succeeded []int // items that succeeded: one UPDATE for many
 	for i, it := range items {
 		j, o := it.Job, it.Outcome
 		attempts[i] = Attempt{JobID: j.ID, Number: j.Tries, Owner: owner, Start: o.Start, Duration: o.Duration, Status: o.Status,
@@ -264,15 +323,21 @@ func (s *Store) FinishAll(ctx context.Context, owner string, items []Finished) (
 		recorded := make([]bool, len(items))
 		for start := 0; start < len(succeeded); start += finishChunk {
 			chunk := succeeded[start:min(start+finishChunk, len(succeeded))]
-			args := []any{nowUs, nowUs, owner}
-			byID := map[string]int{}
+			args := make([]any, 0, 4+5*len(chunk))
+			args = append(args, nowUs, nowUs, owner)
+			byID := make(map[string]int, len(chunk))
 			for _, i := range chunk {
-				id := items[i].Job.ID.String()
-				args = append(args, id)
+				a := attempts[i]
+				id := a.JobID.String()
+				args = append(args, id, micros(a.Start), a.Duration.Microseconds(), a.Status, a.Response)
 				byID[id] = i
 			}
-			rows, err := tx.Query(ctx, `UPDATE jobs SET status = 'succeeded', owner = '', lease_until = 0, updated_at = ?, finished_at = ?
-				WHERE owner = ? AND status = 'running' AND id IN (?`+strings.Repeat(", ?", len(chunk)-1)+`) RETURNING id`, args...)
+			args = append(args, owner)
+			const row = `(CAST(? AS TEXT), CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS INTEGER), CAST(? AS TEXT))`
+			rows, err := tx.Query(ctx, `UPDATE jobs SET status = 'succeeded', owner = '', lease_until = 0, updated_at = ?, finished_at = ?,
+				success_owner = ?, success_start = v.column2, success_duration_us = v.column3, success_status = v.column4, success_response = v.column5
+				FROM (VALUES `+row+strings.Repeat(", "+row, len(chunk)-1)+`) AS v
+				WHERE jobs.owner = ? AND jobs.id = v.column1 RETURNING id`, args...)
 			if err != nil {
 				return err
 			}
@@ -289,24 +354,24 @@ func (s *Store) FinishAll(ctx context.Context, owner string, items []Finished) (
 				return err
 			}
 		}
+		var kept []Attempt
 		for i, j := range out {
 			if attempts[i].Result == AttemptSucceeded {
 				continue
 			}
 			n, err := tx.Exec(ctx, `UPDATE jobs SET status = ?, attempts = ?, next_attempt_at = ?, last_error = ?, last_error_code = ?, dead_lettered = ?,
-				owner = '', lease_until = 0, updated_at = ?, finished_at = ? WHERE id = ? AND owner = ? AND status = 'running'`,
+				owner = '', lease_until = 0, updated_at = ?, finished_at = ? WHERE id = ? AND owner = ?`,
 				string(j.Status), j.Attempts, storage.Micros(j.NextAttemptAt), j.LastError, j.LastErrorCode, j.DeadLettered, nowUs,
 				micros(j.FinishedAt), j.ID.String(), owner)
 			if err != nil {
 				return err
 			}
-			recorded[i] = n > 0
-		}
-		var kept []Attempt
-		for i := range items {
-			if recorded[i] {
+			if recorded[i] = n > 0; recorded[i] {
 				kept = append(kept, attempts[i])
-			} else {
+			}
+		}
+		for i := range items {
+			if !recorded[i] {
 				out[i], errs[i] = items[i].Job, ErrLeaseLost
 			}
 		}
@@ -314,7 +379,7 @@ func (s *Store) FinishAll(ctx context.Context, owner string, items []Finished) (
 			chunk := kept[start:min(start+finishChunk, len(kept))]
 			var args []any
 			for _, a := range chunk {
-				args = append(args, a.JobID.String(), a.Number, a.Owner, storage.Micros(a.Start), a.Duration.Microseconds(), a.Status, a.Response,
+				args = append(args, a.JobID.String(), a.Number, a.Owner, micros(a.Start), a.Duration.Microseconds(), a.Status, a.Response,
 					a.ErrorCode, a.Error, string(a.Result))
 			}
 			if _, err := tx.Exec(ctx, `INSERT INTO job_attempts (job_id, number, owner, start_time, duration_us, status, response, error_code, error, result)
@@ -337,13 +402,82 @@ const finishChunk = 200
 // Extend moves the lease of a claimed job to now+lease, for a long
 // attempt; ErrLeaseLost when owner no longer holds it.
 func (s *Store) Extend(ctx context.Context, id uuid.UUID, owner string, lease time.Duration) error {
-	n, err := s.db.Exec(ctx, `UPDATE jobs SET lease_until = ? WHERE id = ? AND owner = ? AND status = 'running'`,
+	n, err := s.db.Exec(ctx, `UPDATE jobs SET lease_until = ? WHERE id = ? AND owner = ?`,
 		storage.Micros(s.now().Add(lease)), id.String(), owner)
 	if err != nil {
 		return fmt.Errorf("extend job %s: %w", id, err)
 	}
 	if n == 0 {
 		return ErrLeaseLost
+	}
+	return nil
+}
+
+// ExtendAll moves the leases of claimed jobs to now+lease in one
+// transaction, for jobs claimed ahead of the workers that wait for one,
+// and returns the new lease end and the ids owner still holds (the others
+// were canceled or taken over).
+func (s *Store) ExtendAll(ctx context.Context, ids []uuid.UUID, owner string, lease time.Duration) (time.Time, map[uuid.UUID]bool, error) {
+	until := truncMicros(s.now().Add(lease))
+	held := make(map[uuid.UUID]bool, len(ids))
+	err := storage.Run(ctx, s.db, func(tx storage.Tx) error {
+		for start := 0; start < len(ids); start += finishChunk {
+			chunk := ids[start:min(start+finishChunk, len(ids))]
+			args := []any{storage.Micros(until), owner}
+			for _, id := range chunk {
+				args = append(args, id.String())
+			}
+			rows, err := tx.Query(ctx, `UPDATE jobs SET lease_until = ? WHERE owner = ?
+				AND id IN (?`+strings.Repeat(", ?", len(chunk)-1)+`) RETURNING id`, args...)
+			if err != nil {
+				return err
+			}
+			for rows.Next() {
+				var id string
+				if err := rows.Scan(&id); err != nil {
+					rows.Close()
+					return err
+				}
+				u, _ := uuid.Parse(id)
+				held[u] = true
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return until, nil, fmt.Errorf("extend %d jobs: %w", len(ids), err)
+	}
+	return until, held, nil
+}
+
+// Release gives back claimed jobs whose attempt owner did not start (a
+// process stopping with jobs claimed ahead of its workers): they wait
+// again, due now, their claim not counted as an attempt, so that another
+// process takes them without waiting for their leases to end. Jobs owner
+// no longer holds are left as they are.
+func (s *Store) Release(ctx context.Context, ids []uuid.UUID, owner string) error {
+	nowUs := storage.Micros(s.now())
+	err := storage.Run(ctx, s.db, func(tx storage.Tx) error {
+		for start := 0; start < len(ids); start += finishChunk {
+			chunk := ids[start:min(start+finishChunk, len(ids))]
+			args := []any{nowUs, nowUs, owner}
+			for _, id := range chunk {
+				args = append(args, id.String())
+			}
+			if _, err := tx.Exec(ctx, `UPDATE jobs SET status = 'waiting', owner = '', lease_until = 0, attempts = attempts - 1, tries = tries - 1,
+				next_attempt_at = ?, updated_at = ? WHERE owner = ?
+				AND id IN (?`+strings.Repeat(", ?", len(chunk)-1)+`)`, args...); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("release %d jobs: %w", len(ids), err)
 	}
 	return nil
 }
@@ -366,8 +500,13 @@ func (s *Store) Get(ctx context.Context, id uuid.UUID) (Job, error) {
 
 // Attempts returns a job's attempts, first first.
 func (s *Store) Attempts(ctx context.Context, id uuid.UUID) ([]Attempt, error) {
+	// The succeeded attempt is on the job's row (since version 3 of the
+	// tables; before, it has a row of its own and success_owner is empty).
 	rows, err := s.db.Query(ctx, `SELECT number, owner, start_time, duration_us, status, response, error_code, error, result
-		FROM job_attempts WHERE job_id = ? ORDER BY number`, id.String())
+		FROM job_attempts WHERE job_id = ?
+		UNION ALL SELECT tries, success_owner, success_start, success_duration_us, success_status, success_response, '', '', 'succeeded'
+		FROM jobs WHERE id = ? AND status = 'succeeded' AND success_owner <> ''
+		ORDER BY 1`, id.String(), id.String())
 	if err != nil {
 		return nil, fmt.Errorf("read attempts of job %s: %w", id, err)
 	}
@@ -380,8 +519,7 @@ func (s *Store) Attempts(ctx context.Context, id uuid.UUID) ([]Attempt, error) {
 		if err := rows.Scan(&a.Number, &a.Owner, &start, &dur, &a.Status, &a.Response, &a.ErrorCode, &a.Error, &result); err != nil {
 			return nil, err
 		}
-		a.Result = AttemptResult(result)
-		a.Start, a.Duration = storage.FromMicros(start), time.Duration(dur)*time.Microsecond
+		a.Start, a.Duration, a.Result = fromMicros(start), time.Duration(dur)*time.Microsecond, AttemptResult(result)
 		out = append(out, a)
 	}
 	return out, rows.Err()
@@ -563,6 +701,9 @@ func micros(t time.Time) int64 {
 	}
 	return storage.Micros(t)
 }
+
+// truncMicros is t as it reads back from the database.
+func truncMicros(t time.Time) time.Time { return fromMicros(micros(t)) }
 
 func fromMicros(us int64) time.Time {
 	if us == 0 {

@@ -166,11 +166,24 @@ type Router struct {
 	// outcomes carries finished attempts to the finisher, which records
 	// them in batches.
 	outcomes chan jobs.Finished
-	// adopt carries jobs the enqueuer created already claimed, with their
-	// events, to the dispatcher; spare is how many it may create so, the
-	// workers the dispatcher has free and nothing queued for.
-	adopt chan []claimedJob
-	spare atomic.Int64
+	// holds counts the jobs of each subscriber created claimed by this
+	// process and not finished.
+	holds *holds
+
+	// The dispatcher's state, under dmu: the claimed jobs queued per
+	// subscriber, the subscribers with queued jobs in turn, the jobs
+	// running per subscriber, every claimed job by id.
+	dmu      sync.Mutex
+	queued   map[string][]*task
+	turns    []string
+	nQueued  int
+	busy     map[string]int
+	inFlight int
+	tasks    map[uuid.UUID]*task
+	stopped  bool
+	running  sync.WaitGroup
+	// claimSoon asks the dispatcher for a claim before its next poll.
+	claimSoon atomic.Bool
 }
 
 // New makes a router over db's log and jobs, running each job kind with
@@ -179,7 +192,8 @@ func New(db storage.DB, store *jobs.Store, runners map[string]Runner, cfg Config
 	cfg = cfg.WithDefaults()
 	r := &Router{db: db, jobs: store, runners: runners, cfg: cfg, log: cfg.Logger.With("component", "router"),
 		subs: map[string]Subscription{}, handlers: map[string]*message.Handler{}, wake: make(chan struct{}, 1), keep: newIdle(),
-		outcomes: make(chan jobs.Finished, 4*cfg.Workers), adopt: make(chan []claimedJob, 16)}
+		outcomes: make(chan jobs.Finished, 4*cfg.Workers), holds: newHolds(),
+		queued: map[string][]*task{}, busy: map[string]int{}, tasks: map[uuid.UUID]*task{}}
 	wm, err := message.NewRouter(message.RouterConfig{CloseTimeout: 10 * time.Second}, watermill.NewSlogLogger(r.log))
 	if err != nil {
 		return nil, err
@@ -327,6 +341,15 @@ func (r *Router) match(topic string, ev eventlog.Event) bool {
 
 // enqueue turns a message of the log (a batch of events) into jobs of its
 // subscriber, in one transaction.
+//
+// The jobs of a subscriber that is not ordered are created claimed by
+// this process and handed to the dispatcher with their events: no claim's
+// round trip, and no read of the events back, between commit and run. So
+// that a subscriber does not claim more than this process runs soon (its
+// jobs would wait in memory while other processes are idle), a batch
+// waits while the subscriber's jobs held here would exceed
+// [Router.holdCap]; only this subscriber's follower waits. An ordered
+// subscriber's jobs wait in the table, where Claim keeps each row's order.
 func (r *Router) enqueue(msg *message.Message) error {
 	evs, ok := EventsOf(msg)
 	if !ok {
@@ -337,55 +360,57 @@ func (r *Router) enqueue(msg *message.Message) error {
 	if !ok {
 		return nil // removed meanwhile
 	}
-	// With workers free and nothing queued, the first jobs are created
-	// claimed by this process and handed to the dispatcher with their
-	// events: no claim's round trip between commit and run.
-	spare := 0
-	if !s.Ordered {
-		spare = int(min(r.spare.Load(), int64(len(evs)), int64(r.cfg.PerSubscriber)))
-	}
-	claimedNew := make([]jobs.NewJob, 0, spare)
-	waiting := make([]jobs.NewJob, 0, len(evs)-spare)
-	for i, ev := range evs {
-		if i < spare {
-			claimedNew = append(claimedNew, newJob(s, ev, ""))
-		} else {
-			waiting = append(waiting, newJob(s, ev, ""))
-		}
-	}
 	ctx := msg.Context()
-	var adopted []jobs.Job
-	if err := storage.Run(ctx, r.db, func(tx storage.Tx) error {
-		var err error
-		if len(claimedNew) > 0 {
-			if adopted, err = r.jobs.EnqueueClaimed(ctx, tx, r.cfg.Owner, r.cfg.Lease, claimedNew); err != nil {
-				return err
-			}
+	batch := make([]jobs.NewJob, len(evs))
+	for i, ev := range evs {
+		batch[i] = newJob(s, ev, "")
+	}
+	if s.Ordered {
+		if _, err := r.jobs.Enqueue(ctx, r.db, batch); err != nil {
+			return err
 		}
-		_, err = r.jobs.Enqueue(ctx, tx, waiting)
-		return err
-	}); err != nil {
+		r.signalClaim()
+		return nil
+	}
+	if err := r.holds.acquire(ctx, s.Name, len(batch), r.holdCap()); err != nil {
 		return err
 	}
-	if len(adopted) > 0 {
-		byPos := make(map[int64]*eventlog.Event, len(evs))
-		for i := range evs {
-			byPos[evs[i].Position] = &evs[i]
+	adopted, err := r.jobs.EnqueueClaimed(ctx, r.db, r.cfg.Owner, r.cfg.Lease, batch)
+	if err != nil {
+		r.holds.release(s.Name, len(batch))
+		return err
+	}
+	// Jobs another process created first are its own.
+	r.holds.release(s.Name, len(batch)-len(adopted))
+	if len(adopted) == 0 {
+		return nil
+	}
+	byPos := make(map[int64]*eventlog.Event, len(evs))
+	for i := range evs {
+		byPos[evs[i].Position] = &evs[i]
+	}
+	ts := make([]*task, len(adopted))
+	for i, j := range adopted {
+		ts[i] = &task{job: j, event: byPos[j.Position], lease: j.LeaseUntil, held: true}
+	}
+	if !r.queue(ts) {
+		// The dispatcher has stopped: give the jobs back at once.
+		r.holds.release(s.Name, len(ts))
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		if err := r.jobs.Release(rctx, taskIDs(ts), r.cfg.Owner); err != nil {
+			r.log.WarnContext(ctx, "release jobs", "count", len(ts), "err", err)
 		}
-		cs := make([]claimedJob, len(adopted))
-		for i, j := range adopted {
-			cs[i] = claimedJob{job: j, event: byPos[j.Position]}
-		}
-		r.spare.Add(-int64(len(cs)))
-		select {
-		case r.adopt <- cs:
-		case <-ctx.Done():
-			// Claimed but not run: taken again when the leases end.
-		}
+		return nil
 	}
 	r.signal()
 	return nil
 }
+
+// holdCap is how many jobs of one subscriber this process holds at most
+// (claimed, not finished): a batch being enqueued while the previous one
+// runs, and some.
+func (r *Router) holdCap() int { return r.cfg.BatchSize + 2*r.cfg.PerSubscriber }
 
 func newJob(s Subscription, ev eventlog.Event, replay string) jobs.NewJob {
 	return jobs.NewJob{Subscriber: s.Name, Kind: s.Kind, Target: s.Target, Position: ev.Position, EventID: ev.ID,
@@ -393,7 +418,13 @@ func newJob(s Subscription, ev eventlog.Event, replay string) jobs.NewJob {
 		Replay: replay, Policy: s.Policy}
 }
 
-// signal wakes the dispatcher.
+// signalClaim wakes the dispatcher to claim: jobs may be due.
+func (r *Router) signalClaim() {
+	r.claimSoon.Store(true)
+	r.signal()
+}
+
+// signal wakes the dispatcher to start queued jobs.
 func (r *Router) signal() {
 	select {
 	case r.wake <- struct{}{}:
@@ -401,122 +432,254 @@ func (r *Router) signal() {
 	}
 }
 
-// dispatch claims due jobs ahead of the workers, into a local queue of up
-// to twice the workers (a claim is a transaction, so claiming one job per
-// free worker would make the claim the bottleneck), and runs each on a
-// goroutine of its own, at most Workers at once and PerSubscriber of one
-// subscriber's.
+// task is a job this process claimed, queued or running.
+type task struct {
+	job jobs.Job
+	// event is the job's event, when it is in hand.
+	event *eventlog.Event
+	// lease is when the claim ends unless extended.
+	lease time.Time
+	// held: counted in the router's holds (created claimed by enqueue).
+	held bool
+	// cancel, set once running, stops the attempt (its lease was lost).
+	cancel context.CancelFunc
+}
+
+func taskIDs(ts []*task) []uuid.UUID {
+	ids := make([]uuid.UUID, len(ts))
+	for i, t := range ts {
+		ids[i] = t.job.ID
+	}
+	return ids
+}
+
+// queue adds claimed jobs to the dispatcher's queues; false when the
+// dispatcher has stopped.
+func (r *Router) queue(ts []*task) bool {
+	r.dmu.Lock()
+	defer r.dmu.Unlock()
+	if r.stopped {
+		return false
+	}
+	for _, t := range ts {
+		sub := t.job.Subscriber
+		if len(r.queued[sub]) == 0 {
+			r.turns = append(r.turns, sub)
+		}
+		r.queued[sub] = append(r.queued[sub], t)
+		r.tasks[t.job.ID] = t
+		r.nQueued++
+	}
+	return true
+}
+
+// dispatch runs the queued jobs, each on a goroutine of its own, at most
+// Workers at once and PerSubscriber of one subscriber's, taking turns
+// between subscribers; it claims due jobs (retries, ordered subscribers',
+// other processes' whose lease ended) when the queues run low, into
+// queues of up to twice the workers (a claim is a transaction: claiming
+// one job per free worker would make the claim the bottleneck); and it
+// keeps the leases of the jobs it holds.
 func (r *Router) dispatch(ctx context.Context) {
 	defer r.wg.Done()
-	var running sync.WaitGroup
 	defer close(r.outcomes) // after the running attempts have sent theirs
-	defer running.Wait()
-	var mu sync.Mutex
-	busy := map[string]int{} // running jobs by subscriber
-	inFlight := 0
-	var pending []claimedJob
+	defer r.running.Wait()
 	tick := time.NewTicker(r.cfg.PollInterval)
 	defer tick.Stop()
+	leases := time.NewTicker(r.cfg.Lease / 4)
+	defer leases.Stop()
+	// want says a claim is due: at start, at each poll, when told (jobs
+	// may have become due: an ordered subscriber's next, a replay's), and
+	// again while claims come back full.
+	want := true
 	for {
-		// Start what the workers and the per-subscriber share allow.
-		mu.Lock()
-		for k := 0; k < len(pending) && inFlight < r.cfg.Workers; {
-			c := pending[k]
-			j := c.job
-			if busy[j.Subscriber] >= r.cfg.PerSubscriber {
-				k++
-				continue
-			}
-			pending = slices.Delete(pending, k, k+1)
-			busy[j.Subscriber]++
-			inFlight++
-			running.Add(1)
-			go func() {
-				defer func() {
-					mu.Lock()
-					if busy[j.Subscriber]--; busy[j.Subscriber] == 0 {
-						delete(busy, j.Subscriber)
-					}
-					inFlight--
-					mu.Unlock()
-					running.Done()
-					r.signal()
-				}()
-				r.run(ctx, c)
-			}()
+		r.startReady(ctx)
+		if r.claimSoon.Swap(false) {
+			want = true
 		}
-		// Claim more when the queue runs below the workers, in one claim
-		// of at least as many, leaving out the subscribers that have
-		// their share running and queued.
-		startable := 0
-		for _, c := range pending {
-			if busy[c.job.Subscriber] < r.cfg.PerSubscriber {
-				startable++
-			}
-		}
-		r.spare.Store(int64(max(r.cfg.Workers-inFlight-len(pending), 0)))
-		room := 0
-		if startable < r.cfg.Workers {
-			room = 2*r.cfg.Workers - startable
-		}
-		var skip []string
-		if room > 0 {
-			queued := map[string]int{}
-			for _, c := range pending {
-				queued[c.job.Subscriber]++
-			}
-			for sub, n := range busy {
-				queued[sub] += n
-			}
-			for sub, n := range queued {
-				if n >= 2*r.cfg.PerSubscriber {
-					skip = append(skip, sub)
+		if want {
+			if room, skip := r.claimRoom(); room > 0 {
+				want = false
+				claimed, err := r.jobs.Claim(ctx, r.cfg.Owner, room, r.cfg.Lease, skip...)
+				if err != nil && ctx.Err() == nil {
+					r.log.WarnContext(ctx, "claim jobs", "err", err)
 				}
-			}
-		}
-		mu.Unlock()
-		if room > 0 {
-			claimed, err := r.jobs.Claim(ctx, r.cfg.Owner, room, r.cfg.Lease, skip...)
-			if err != nil && ctx.Err() == nil {
-				r.log.WarnContext(ctx, "claim jobs", "err", err)
-			}
-			if len(claimed) > 0 {
-				withEvents := r.events(ctx, claimed)
-				mu.Lock()
-				pending = append(pending, withEvents...)
-				mu.Unlock()
-				continue
+				if len(claimed) > 0 {
+					want = len(claimed) == room
+					r.queue(r.events(ctx, claimed))
+					continue
+				}
 			}
 		}
 		select {
 		case <-ctx.Done():
-			// Jobs claimed but not started go back when their leases end.
-			r.spare.Store(0)
+			r.stopDispatch()
 			return
-		case cs := <-r.adopt:
-			mu.Lock()
-			pending = append(pending, cs...)
-			mu.Unlock()
 		case <-r.wake:
 		case <-tick.C:
+			want = true
+		case <-leases.C:
+			r.extendLeases(ctx)
 		}
 	}
 }
 
-// claimedJob is a claimed job and its event, when it was read.
-type claimedJob struct {
-	job   jobs.Job
-	event *eventlog.Event
+// startReady starts what the workers and the per-subscriber share allow,
+// one job per subscriber in turn.
+func (r *Router) startReady(ctx context.Context) {
+	r.dmu.Lock()
+	defer r.dmu.Unlock()
+	now := r.cfg.Now()
+	for r.inFlight < r.cfg.Workers && len(r.turns) > 0 {
+		started := false
+		for k := 0; k < len(r.turns) && r.inFlight < r.cfg.Workers; {
+			sub := r.turns[k]
+			if r.busy[sub] >= r.cfg.PerSubscriber {
+				k++
+				continue
+			}
+			q := r.queued[sub]
+			t := q[0]
+			q[0] = nil
+			r.queued[sub] = q[1:]
+			r.nQueued--
+			if len(r.queued[sub]) == 0 {
+				delete(r.queued, sub)
+				r.turns = slices.Delete(r.turns, k, k+1)
+			} else {
+				k++
+			}
+			if !t.lease.After(now) {
+				// The claim may have passed to another process: not ours
+				// to run. Claim takes it again if it is due.
+				r.forget(t)
+				started = true
+				continue
+			}
+			started = true
+			r.busy[sub]++
+			r.inFlight++
+			actx, cancel := context.WithCancel(ctx)
+			t.cancel = cancel
+			r.running.Add(1)
+			go r.run(actx, t)
+		}
+		if !started {
+			break
+		}
+	}
+}
+
+// forget drops a task; dmu is held.
+func (r *Router) forget(t *task) {
+	delete(r.tasks, t.job.ID)
+	if t.held {
+		r.holds.release(t.job.Subscriber, 1)
+	}
+}
+
+// claimRoom says how many jobs to claim, leaving out the subscribers that
+// have their share running and queued: none while the queues hold enough
+// for the workers.
+func (r *Router) claimRoom() (int, []string) {
+	r.dmu.Lock()
+	defer r.dmu.Unlock()
+	startable := 0
+	for sub, q := range r.queued {
+		if r.busy[sub] < r.cfg.PerSubscriber {
+			startable += len(q)
+			if startable >= r.cfg.Workers {
+				return 0, nil
+			}
+		}
+	}
+	var skip []string
+	for sub, q := range r.queued {
+		if len(q)+r.busy[sub] >= 2*r.cfg.PerSubscriber {
+			skip = append(skip, sub)
+		}
+	}
+	for sub, n := range r.busy {
+		if _, ok := r.queued[sub]; !ok && n >= 2*r.cfg.PerSubscriber {
+			skip = append(skip, sub)
+		}
+	}
+	return 2*r.cfg.Workers - startable, skip
+}
+
+// extendLeases extends the leases of the held jobs, queued or running,
+// that end within half a lease; a job no longer ours is dropped, or its
+// attempt canceled (a user canceled it, or it was taken over).
+func (r *Router) extendLeases(ctx context.Context) {
+	r.dmu.Lock()
+	soon := r.cfg.Now().Add(r.cfg.Lease / 2)
+	var ids []uuid.UUID
+	for id, t := range r.tasks {
+		if t.lease.Before(soon) {
+			ids = append(ids, id)
+		}
+	}
+	r.dmu.Unlock()
+	if len(ids) == 0 {
+		return
+	}
+	until, held, err := r.jobs.ExtendAll(ctx, ids, r.cfg.Owner, r.cfg.Lease)
+	if err != nil {
+		if ctx.Err() == nil {
+			r.log.WarnContext(ctx, "extend leases", "count", len(ids), "err", err)
+		}
+		return
+	}
+	r.dmu.Lock()
+	defer r.dmu.Unlock()
+	for _, id := range ids {
+		t, ok := r.tasks[id]
+		if !ok {
+			continue // finished meanwhile
+		}
+		switch {
+		case held[id]:
+			t.lease = until
+		case t.cancel != nil:
+			t.cancel()
+		default:
+			// Queued and lost: startReady drops it.
+			t.lease = time.Time{}
+		}
+	}
+}
+
+// stopDispatch gives back the queued jobs no attempt started.
+func (r *Router) stopDispatch() {
+	r.dmu.Lock()
+	r.stopped = true
+	var ts []*task
+	for _, q := range r.queued {
+		for _, t := range q {
+			ts = append(ts, t)
+			r.forget(t)
+		}
+	}
+	r.queued, r.turns, r.nQueued = map[string][]*task{}, nil, 0
+	r.dmu.Unlock()
+	if len(ts) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := r.jobs.Release(ctx, taskIDs(ts), r.cfg.Owner); err != nil {
+		r.log.WarnContext(ctx, "release jobs", "count", len(ts), "err", err)
+	}
 }
 
 // events reads the events of claimed jobs: a backlog's jobs are mostly
 // of neighbouring positions, so a keyset read of their range serves many
 // with one query; the others are read one by one when they run.
-func (r *Router) events(ctx context.Context, claimed []jobs.Job) []claimedJob {
-	out := make([]claimedJob, len(claimed))
+func (r *Router) events(ctx context.Context, claimed []jobs.Job) []*task {
+	out := make([]*task, len(claimed))
 	lo, hi := claimed[0].Position, claimed[0].Position
 	for i, j := range claimed {
-		out[i].job = j
+		out[i] = &task{job: j, lease: j.LeaseUntil}
 		lo, hi = min(lo, j.Position), max(hi, j.Position)
 	}
 	if span := hi - lo + 1; span <= int64(4*len(claimed)) && span <= int64(r.cfg.BatchSize) {
@@ -526,8 +689,8 @@ func (r *Router) events(ctx context.Context, claimed []jobs.Job) []claimedJob {
 			for i := range evs {
 				byPos[evs[i].Position] = &evs[i]
 			}
-			for i := range out {
-				out[i].event = byPos[out[i].job.Position]
+			for _, t := range out {
+				t.event = byPos[t.job.Position]
 			}
 		}
 	}
@@ -535,11 +698,22 @@ func (r *Router) events(ctx context.Context, claimed []jobs.Job) []claimedJob {
 }
 
 // run runs one claimed job and hands its outcome to the finisher.
-func (r *Router) run(ctx context.Context, c claimedJob) {
+func (r *Router) run(ctx context.Context, t *task) {
+	defer r.running.Done()
 	start := r.cfg.Now()
-	out := r.attempt(ctx, c)
+	out := r.attempt(ctx, t)
+	t.cancel()
 	out.Start, out.Duration = start, r.cfg.Now().Sub(start)
-	r.outcomes <- jobs.Finished{Job: c.job, Outcome: out}
+	r.outcomes <- jobs.Finished{Job: t.job, Outcome: out}
+	r.dmu.Lock()
+	sub := t.job.Subscriber
+	if r.busy[sub]--; r.busy[sub] == 0 {
+		delete(r.busy, sub)
+	}
+	r.inFlight--
+	r.forget(t)
+	r.dmu.Unlock()
+	r.signal()
 }
 
 // finisher records outcomes as they come, as many as are waiting in one
@@ -563,12 +737,15 @@ func (r *Router) finisher() {
 				break more
 			}
 		}
-		r.record(batch)
-		r.signal() // ordered jobs may be claimable now
+		if r.record(batch) {
+			r.signalClaim()
+		}
 	}
 }
 
-func (r *Router) record(batch []jobs.Finished) {
+// record records outcomes, and says whether jobs may have become due:
+// an ordered job's successor, a retry.
+func (r *Router) record(batch []jobs.Finished) (due bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	done, errs, err := r.jobs.FinishAll(ctx, r.cfg.Owner, batch)
@@ -576,9 +753,10 @@ func (r *Router) record(batch []jobs.Finished) {
 		// Nothing was recorded: the jobs are claimed again when their
 		// leases end, and run again (at least once).
 		r.log.ErrorContext(ctx, "record job outcomes", "count", len(batch), "err", err)
-		return
+		return false
 	}
 	for i, j := range done {
+		due = due || j.Ordered || j.Status == jobs.Waiting
 		switch {
 		case errors.Is(errs[i], jobs.ErrLeaseLost):
 			r.log.InfoContext(ctx, "job outcome dropped: no longer ours", "job", j.ID, "subscriber", j.Subscriber)
@@ -587,44 +765,27 @@ func (r *Router) record(batch []jobs.Finished) {
 				"attempts", j.Attempts, "dead_lettered", j.DeadLettered, "err", j.LastError)
 		}
 	}
+	return due
 }
 
-// attempt runs the job's runner with its lease kept alive.
-func (r *Router) attempt(ctx context.Context, c claimedJob) jobs.Outcome {
-	j := c.job
+// attempt runs the job's runner; the dispatcher keeps its lease and
+// cancels ctx when the lease is lost.
+func (r *Router) attempt(ctx context.Context, t *task) jobs.Outcome {
+	j := t.job
 	runner, ok := r.runners[j.Kind]
 	if !ok {
 		return jobs.Outcome{Err: fmt.Errorf("no runner for job kind %q", j.Kind)}
 	}
 	var ev eventlog.Event
-	if c.event != nil {
-		ev = *c.event
+	if t.event != nil {
+		ev = *t.event
 	} else {
 		var err error
 		if ev, err = r.event(ctx, j.Position); err != nil {
 			return jobs.Outcome{Err: err, Retryable: true}
 		}
 	}
-	actx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	go func() {
-		t := time.NewTicker(r.cfg.Lease / 3)
-		defer t.Stop()
-		for {
-			select {
-			case <-actx.Done():
-				return
-			case <-t.C:
-				if err := r.jobs.Extend(actx, j.ID, r.cfg.Owner, r.cfg.Lease); err != nil {
-					if errors.Is(err, jobs.ErrLeaseLost) {
-						cancel() // canceled by a user, or taken over
-					}
-					return
-				}
-			}
-		}
-	}()
-	return runner.Run(actx, j, ev)
+	return runner.Run(ctx, j, ev)
 }
 
 // event reads the event at a position.
@@ -703,7 +864,7 @@ func (r *Router) Replay(ctx context.Context, req ReplayRequest) (string, int, er
 		}
 		after = evs[len(evs)-1].Position
 	}
-	r.signal()
+	r.signalClaim()
 	return id, total, nil
 }
 
@@ -711,3 +872,47 @@ type notFound struct{ what string }
 
 func (e *notFound) Error() string           { return e.what + " does not exist" }
 func (e *notFound) ErrorCode() errcode.Code { return errcode.NotFound }
+
+// holds counts jobs per subscriber, and lets a caller wait for room.
+type holds struct {
+	mu sync.Mutex
+	n  map[string]int
+	// freed is closed, and replaced, when a count goes down.
+	freed chan struct{}
+}
+
+func newHolds() *holds { return &holds{n: map[string]int{}, freed: make(chan struct{})} }
+
+// acquire adds n to sub's count once it is zero or the sum is at most
+// limit, or returns ctx's error.
+func (h *holds) acquire(ctx context.Context, sub string, n, limit int) error {
+	for {
+		h.mu.Lock()
+		if h.n[sub] == 0 || h.n[sub]+n <= limit {
+			h.n[sub] += n
+			h.mu.Unlock()
+			return nil
+		}
+		freed := h.freed
+		h.mu.Unlock()
+		select {
+		case <-freed:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// release takes n from sub's count.
+func (h *holds) release(sub string, n int) {
+	if n <= 0 {
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.n[sub] -= n; h.n[sub] <= 0 {
+		delete(h.n, sub)
+	}
+	close(h.freed)
+	h.freed = make(chan struct{})
+}

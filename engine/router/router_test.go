@@ -232,6 +232,38 @@ func TestSlowSubscriberDelaysNoOther(t *testing.T) {
 	require.Eventually(t, func() bool { return b.rec.count("slow") == 10 }, wait, 10*time.Millisecond)
 }
 
+// TestLeasesOutlastSlowQueues: jobs claimed ahead of the workers, waiting
+// longer than a lease for their turn, and jobs running longer than one,
+// keep their leases: each runs once, and a second process running beside
+// takes none of them over.
+func TestLeasesOutlastSlowQueues(t *testing.T) {
+	t.Parallel()
+	storagetest.ForEach(t, func(t *testing.T, open storagetest.Opener) {
+		b := setup(t, open, "slow")
+		b.rec.fail = func(string, *pipeline.Execution, int) error {
+			time.Sleep(250 * time.Millisecond)
+			return nil
+		}
+		short := func(c *router.Config) { c.Lease, c.Workers, c.PerSubscriber = 300*time.Millisecond, 1, 1 }
+		b.router(t, "p1", short)
+		const total = 5
+		for i := range total {
+			b.create(t, fmt.Sprint("row", i))
+		}
+		require.Eventually(t, func() bool { return len(b.jobs(t, jobs.Filter{})) == total }, wait, 10*time.Millisecond)
+		if b.db.Dialect() == storage.Postgres {
+			b.router(t, "p2", short) // would take over any lease that ended
+		}
+		require.Eventually(t, func() bool {
+			return len(b.jobs(t, jobs.Filter{Status: []jobs.Status{jobs.Succeeded}})) == total
+		}, wait, 20*time.Millisecond)
+		require.Equal(t, total, b.rec.count("slow"), "each job ran once")
+		for _, j := range b.jobs(t, jobs.Filter{}) {
+			require.Equal(t, 1, j.Attempts)
+		}
+	})
+}
+
 // TestRestartResumes: events committed while no router runs are run by the
 // next one, each once.
 func TestRestartResumes(t *testing.T) {
