@@ -90,7 +90,7 @@ type shop struct {
 
 // solutionDir copies testdata/shop to a temporary folder with extra files
 // (name → content) added or replaced, e.g. a flows file.
-func solutionDir(t *testing.T, files map[string]string) string {
+func solutionDir(t testing.TB, files map[string]string) string {
 	t.Helper()
 	dir := t.TempDir()
 	entries, err := os.ReadDir("testdata/shop")
@@ -114,9 +114,18 @@ func (f serviceFunc) Execute(ctx context.Context, req pipeline.Request) (pipelin
 
 func setup(t *testing.T, open storagetest.Opener, dir string) *shop {
 	t.Helper()
+	rc := newReceiver(t)
+	s := newShop(t, open, dir, rc.srv.URL+"/thanks")
+	s.thanks = rc
+	return s
+}
+
+// newShop imports the solution in dir into a new database, with
+// SHOP_THANKS_URL set to thanks.
+func newShop(t testing.TB, open storagetest.Opener, dir, thanks string) *shop {
+	t.Helper()
 	ctx := context.Background()
-	s := &shop{thanks: newReceiver(t), env: map[string]string{}}
-	s.env["SHOP_THANKS_URL"] = s.thanks.srv.URL + "/thanks"
+	s := &shop{env: map[string]string{"SHOP_THANKS_URL": thanks}}
 	s.db = open(t, append(append(append([]storage.Migration{}, tables.Migrations...), jobs.Migrations...), solution.Migrations...)...)
 	s.rt = flows.New(flows.Config{
 		Service: serviceFunc(func(ctx context.Context, req pipeline.Request) (pipeline.Response, error) {

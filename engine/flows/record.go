@@ -12,9 +12,9 @@ import (
 )
 
 // A run's progress is in the log, in its own stream: a run started, the
-// actions that completed (several to an event: the actions that only
-// compute are recorded with the next action that reads or changes the
-// world), and how it finished. A run that resumes (after a crash, a retry,
+// actions that completed (several to an event: what ran is written before
+// the next action that reads or changes the world starts, and with the
+// run's end), and how it finished. A run that resumes (after a crash, a retry,
 // a delay) reads its stream and skips what it holds.
 
 // Event types of a run's stream.

@@ -60,7 +60,7 @@ type runState struct {
 	response   map[string]any
 	// failure is the last action that failed with an error.
 	failure *ActionRecord
-	begin      time.Time
+	begin   time.Time
 }
 
 type terminated struct {
@@ -79,9 +79,14 @@ type frame struct {
 	own bool
 }
 
-func (r *Runtime) newRun(ctx context.Context, f *Flow, id string, attempt int, trig map[string]any) (*runState, error) {
+// newRun starts an attempt of a run; resume says an earlier attempt may
+// have recorded some of it (else the log is not read).
+func (r *Runtime) newRun(ctx context.Context, f *Flow, id string, attempt int, trig map[string]any, resume bool) (*runState, error) {
 	s := &runState{rt: r, f: f, id: id, attempt: attempt, record: true, svc: r.cfg.Service, trigger: trig,
 		variables: map[string]any{}, outputs: map[string]any{}, done: map[string]ActionRecord{}, begin: r.cfg.Now()}
+	if !resume {
+		return s, nil
+	}
 	if err := s.load(ctx); err != nil {
 		return nil, err
 	}
@@ -263,6 +268,13 @@ func (s *runState) action(ctx context.Context, a *action, prefix string, fr *fra
 	if rec, ok := s.done[path]; ok && rec.Status != Waiting {
 		return rec.Status, s.replay(a, rec, fr)
 	}
+	if a.effect && s.hasPending() {
+		// What ran before is recorded before this action reads or changes
+		// the world, so that a resumed run does not repeat it.
+		if err := s.write(ctx, ActionRecord{}); err != nil {
+			return "", err
+		}
+	}
 	start := s.rt.cfg.Now()
 	rec := ActionRecord{Path: path, Action: a.name, Kind: a.kind, Start: start}
 	actx, cancel := ctx, context.CancelFunc(func() {})
@@ -308,22 +320,14 @@ func (s *runState) action(ctx context.Context, a *action, prefix string, fr *fra
 			return "", err
 		}
 	}
-	if a.effect || isContainer(a.kind) && rec.Status != Succeeded {
-		if err := s.write(ctx, rec); err != nil {
-			return "", err
-		}
-	} else {
-		s.note(rec)
-	}
+	s.note(rec)
 	return rec.Status, nil
 }
 
-func isContainer(kind string) bool {
-	switch kind {
-	case KindCondition, KindSwitch, KindForEach, KindScope:
-		return true
-	}
-	return false
+func (s *runState) hasPending() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.pending) > 0
 }
 
 // replay applies a recorded action's effects on the run's state.

@@ -308,7 +308,9 @@ func (r *Runtime) runJob(ctx context.Context, f *Flow, j jobs.Job, ev eventlog.E
 	if err != nil {
 		return jobs.Outcome{Start: start, Err: err}
 	}
-	s, err := r.newRun(ctx, f, j.ID.String(), j.Attempts, trig)
+	// A job's first try has nothing recorded; any later one (a retry, a
+	// resumed delay, a crashed process's job taken over) reads the run.
+	s, err := r.newRun(ctx, f, j.ID.String(), j.Attempts, trig, j.Tries > 1)
 	if err != nil {
 		return jobs.Outcome{Start: start, Err: err, Retryable: true}
 	}
