@@ -14,17 +14,19 @@ import (
 
 // EndpointDef is a service endpoint as written in a solution file: where
 // the async steps that name it deliver. Kind is webhook, queue (RabbitMQ:
-// Queue and/or Exchange) or stream (NATS JetStream: Subject, and Stream
-// when it must be that stream, created when missing). Values written
-// env:NAME (the URL, the queue, exchange, subject and stream, the auth
-// value, the secrets) are read from the server's environment when a
+// Queue and/or Exchange), stream (NATS JetStream: Subject, and Stream
+// when it must be that stream, created when missing) or kafka (Brokers
+// and Topic, optional SASL and TLS). Values written env:NAME (the URL,
+// the queue, exchange, subject and stream, the brokers, topic, SASL
+// credentials and TLS PEMs, the auth value, the secrets) are read from
+// the server's environment when a
 // delivery is made ([EndpointDef.Endpoint]), so that secrets, such as the
 // credentials in a broker's URL, stay out of the solution and the log.
 type EndpointDef struct {
 	Name        string    `json:"name" yaml:"name"`
 	Description string    `json:"description,omitempty" yaml:"description"`
 	Kind        string    `json:"kind" yaml:"kind"`
-	URL         string    `json:"url" yaml:"url"`
+	URL         string    `json:"url,omitempty" yaml:"url"`
 	Queue       string    `json:"queue,omitempty" yaml:"queue"`
 	Exchange    string    `json:"exchange,omitempty" yaml:"exchange"`
 	Subject     string    `json:"subject,omitempty" yaml:"subject"`
@@ -37,6 +39,12 @@ type EndpointDef struct {
 	// Ordered delivers the events of one row (stream) one at a time, in
 	// log order, to each step that names the endpoint.
 	Ordered bool `json:"ordered,omitempty" yaml:"ordered"`
+
+	// Brokers, Topic, SASL and TLS are a kafka endpoint's.
+	Brokers []string      `json:"brokers,omitempty" yaml:"brokers"`
+	Topic   string        `json:"topic,omitempty" yaml:"topic"`
+	SASL    *KafkaSASLDef `json:"sasl,omitempty" yaml:"sasl"`
+	TLS     *KafkaTLSDef  `json:"tls,omitempty" yaml:"tls"`
 }
 
 // AuthDef is how a receiver authenticates deliveries.
@@ -73,6 +81,8 @@ func (d EndpointDef) Endpoint(getenv func(string) string) (endpoints.Endpoint, e
 	}
 	e := endpoints.Endpoint{Name: d.Name, Kind: endpoints.Kind(d.Kind), URL: val(d.URL), Format: endpoints.Format(d.Format),
 		Queue: val(d.Queue), Exchange: val(d.Exchange), Subject: val(d.Subject), Stream: val(d.Stream)}
+	ks := kafkaSettings(d.Brokers, d.SASL, d.TLS, val)
+	e.Brokers, e.Topic, e.SASL, e.TLS = ks.Brokers, val(d.Topic), ks.SASL, ks.TLS
 	if d.Auth != nil {
 		e.Auth = endpoints.Auth{Type: endpoints.AuthType(d.Auth.Type), Name: d.Auth.Name, Value: val(d.Auth.Value)}
 	}
@@ -169,6 +179,7 @@ func (d EndpointDef) standIns() func(string) string {
 	add(d.Exchange, "stand_in")
 	add(d.Subject, "stand_in.subject")
 	add(d.Stream, "stand_in")
+	kafkaStandIns(add, d.Brokers, d.Topic, d.SASL, d.TLS)
 	return func(name string) string { return m[name] }
 }
 

@@ -15,17 +15,19 @@ import (
 )
 
 // InputDef is a broker input as written in a solution file: a RabbitMQ
-// queue (kind queue) or a NATS JetStream subject (kind stream) whose
-// messages each invoke the custom API Message, as an HTTP POST of it
+// queue (kind queue), a NATS JetStream subject (kind stream) or a Kafka
+// topic (kind kafka: Brokers, Topic, optional ConsumerGroup, SASL, TLS)
+// whose messages each invoke the custom API Message, as an HTTP POST of it
 // would. Values written env:NAME (the URL, the queue, subject, stream and
-// dead letter) are read from the server's environment when the input
-// starts ([InputDef.Input]), so that a broker's credentials stay out of
+// dead letter, the brokers, topic, SASL credentials and TLS PEMs) are
+// read from the server's environment when the input starts
+// ([InputDef.Input]), so that a broker's credentials stay out of
 // the solution and the log.
 type InputDef struct {
 	Name        string `json:"name" yaml:"name"`
 	Description string `json:"description,omitempty" yaml:"description"`
 	Kind        string `json:"kind" yaml:"kind"`
-	URL         string `json:"url" yaml:"url"`
+	URL         string `json:"url,omitempty" yaml:"url"`
 	Queue       string `json:"queue,omitempty" yaml:"queue"`
 	Subject     string `json:"subject,omitempty" yaml:"subject"`
 	Stream      string `json:"stream,omitempty" yaml:"stream"`
@@ -33,6 +35,15 @@ type InputDef struct {
 	DeadLetter  string `json:"deadLetter,omitempty" yaml:"deadLetter"`
 	// User is the GUID of the user the invocations run as; empty for none.
 	User string `json:"user,omitempty" yaml:"user"`
+
+	// Brokers, Topic, ConsumerGroup, KeyIsMessageID, SASL and TLS are a
+	// kafka input's.
+	Brokers        []string      `json:"brokers,omitempty" yaml:"brokers"`
+	Topic          string        `json:"topic,omitempty" yaml:"topic"`
+	ConsumerGroup  string        `json:"consumerGroup,omitempty" yaml:"consumerGroup"`
+	KeyIsMessageID bool          `json:"keyIsMessageId,omitempty" yaml:"keyIsMessageId"`
+	SASL           *KafkaSASLDef `json:"sasl,omitempty" yaml:"sasl"`
+	TLS            *KafkaTLSDef  `json:"tls,omitempty" yaml:"tls"`
 }
 
 // Input returns the input to run, with env:NAME values read through
@@ -53,6 +64,9 @@ func (d InputDef) Input(getenv func(string) string) (inputs.Input, error) {
 	}
 	in := inputs.Input{Name: d.Name, Kind: inputs.Kind(d.Kind), URL: val(d.URL), Queue: val(d.Queue), Subject: val(d.Subject),
 		Stream: val(d.Stream), Message: d.Message, DeadLetter: val(d.DeadLetter)}
+	ks := kafkaSettings(d.Brokers, d.SASL, d.TLS, val)
+	in.Brokers, in.Topic, in.SASL, in.TLS = ks.Brokers, val(d.Topic), ks.SASL, ks.TLS
+	in.ConsumerGroup, in.KeyIsMessageID = d.ConsumerGroup, d.KeyIsMessageID
 	var errs []error
 	if d.User != "" {
 		u, err := uuid.Parse(d.User)
@@ -87,6 +101,7 @@ func (d InputDef) standIns() func(string) string {
 	add(d.Subject, "stand_in.subject")
 	add(d.Stream, "stand_in")
 	add(d.DeadLetter, "stand_in.deadletter.stand_in")
+	kafkaStandIns(add, d.Brokers, d.Topic, d.SASL, d.TLS)
 	return func(name string) string { return m[name] }
 }
 
