@@ -47,9 +47,10 @@
 // the log, in its own stream (flowrun/<run id>): the run started, the
 // actions that completed with their inputs, outputs, status, duration and
 // attempts, and how it finished. Records are written in batches: before an
-// action that reads or changes the world (execute, http, delay) starts, what
-// ran before it is written, and the rest with the run's end, so that a run
-// with one HTTP request costs one append. A run whose engine stopped resumes on
+// action that reads or changes the world (execute, http, delay) starts, the
+// records not written yet are, when one of them is of such an action, and
+// the rest with the run's end; so a run with one HTTP request costs one
+// append, and a resumed run computes again what only computed. A run whose engine stopped resumes on
 // the job's next attempt from its stream, without repeating what it holds;
 // an action cut off before it was recorded runs again, with the same
 // Idempotency-Key header (HTTP), idempotency key (custom APIs) or row id

@@ -268,9 +268,10 @@ func (s *runState) action(ctx context.Context, a *action, prefix string, fr *fra
 	if rec, ok := s.done[path]; ok && rec.Status != Waiting {
 		return rec.Status, s.replay(a, rec, fr)
 	}
-	if a.effect && s.hasPending() {
-		// What ran before is recorded before this action reads or changes
-		// the world, so that a resumed run does not repeat it.
+	if a.effect && s.pendingEffect() {
+		// What read or changed the world before is recorded before this
+		// action does, so that a resumed run does not repeat it (what only
+		// computed is computed again).
 		if err := s.write(ctx, ActionRecord{}); err != nil {
 			return "", err
 		}
@@ -324,10 +325,18 @@ func (s *runState) action(ctx context.Context, a *action, prefix string, fr *fra
 	return rec.Status, nil
 }
 
-func (s *runState) hasPending() bool {
+// pendingEffect reports whether a record not written yet is of an action
+// that read or changed the world.
+func (s *runState) pendingEffect() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return len(s.pending) > 0
+	for _, rec := range s.pending {
+		switch rec.Kind {
+		case KindExecute, KindHTTP, KindDelay:
+			return true
+		}
+	}
+	return false
 }
 
 // replay applies a recorded action's effects on the run's state.
@@ -644,9 +653,10 @@ func (s *runState) appendLocked(ctx context.Context, evs []eventlog.NewEvent, do
 			return fmt.Errorf("encode the run's progress")
 		}
 	}
-	stream := RunStream(s.id)
-	_, err := s.rt.cfg.Log.Append(ctx, eventlog.AppendRequest{Events: evs, Expect: map[string]int64{stream: s.version}})
-	if err != nil {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := s.rt.batch.append(RunStream(s.id), s.version, evs); err != nil {
 		return fmt.Errorf("record run %s: %w", s.id, err)
 	}
 	s.version += int64(len(evs))

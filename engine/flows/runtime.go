@@ -92,8 +92,9 @@ func (c Config) WithDefaults() Config {
 // flow-defined actions as the main operation of their custom APIs. It is
 // safe for concurrent use.
 type Runtime struct {
-	cfg Config
-	set atomic.Pointer[flowSet]
+	cfg   Config
+	set   atomic.Pointer[flowSet]
+	batch *batcher
 }
 
 type flowSet struct {
@@ -104,6 +105,7 @@ type flowSet struct {
 // New makes a runtime with no flows.
 func New(cfg Config) *Runtime {
 	r := &Runtime{cfg: cfg.WithDefaults()}
+	r.batch = &batcher{log: r.cfg.Log}
 	r.set.Store(&flowSet{byName: map[string]*Flow{}})
 	return r
 }
