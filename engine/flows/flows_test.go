@@ -16,6 +16,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
+	"github.com/bizevents/bizevents/engine/errcode"
 	"github.com/bizevents/bizevents/engine/flows"
 	"github.com/bizevents/bizevents/engine/jobs"
 	"github.com/bizevents/bizevents/engine/pipeline"
@@ -668,4 +669,70 @@ flows:
 			require.True(t, found, "want a problem at flows.yaml:%d about %q, got %v", tc.line, tc.want, se.Problems)
 		})
 	}
+}
+
+// An action that runs over its timeout is timedOut; an action after it with
+// runAfter [timedOut] handles it. HTTP auth and query values reach the
+// receiver; a secret read from the environment is not in the record.
+func TestTimeoutAuthAndDisabled(t *testing.T) {
+	t.Parallel()
+	s := setup(t, storagetest.SQLite, solutionDir(t, map[string]string{"flows.yaml": `
+flows:
+  - name: shop_slow
+    trigger:
+      action: {catalog: shop, action: shop_Purchase}
+    actions:
+      - name: slow
+        timeout: 200ms
+        retry: {maxAttempts: 1}
+        http: {url: env:SHOP_THANKS_URL, method: GET, query: {currency: =trigger.InputParameters.Currency}, auth: {type: bearer, value: env:SHOP_TOKEN}}
+      - name: fallback
+        runAfter: [timedOut]
+        compose: {value: late}
+  - name: shop_off
+    disabled: true
+    trigger:
+      action: {catalog: shop, action: shop_Purchase}
+    actions:
+      - name: never
+        compose: {value: 1}
+`, "score.yaml": `
+flows:
+  - name: shop_score
+    disabled: true
+    trigger:
+      request:
+        uniqueName: shop_Score
+        requestParameters: [{uniqueName: CustomerId, type: Guid}]
+    actions:
+      - name: nothing
+        compose: {value: 1}
+`}))
+	s.env["SHOP_TOKEN"] = "s3cret"
+	s.thanks.block = make(chan struct{})
+	defer close(s.thanks.block)
+	s.router(t, "a")
+	s.purchase(t, s.customer(t, "Jo", 0), 1, "EUR")
+	runs := s.runs(t, "shop_slow", 1)
+	require.Equal(t, jobs.Succeeded, runs[0].Status, runs[0].LastError)
+	run := s.run(t, runs[0].ID)
+	st := statuses(run)
+	require.Equal(t, flows.TimedOut, st["slow"])
+	require.Equal(t, flows.Succeeded, st["fallback"])
+	got := s.thanks.requests()
+	require.Len(t, got, 1)
+	require.Equal(t, "Bearer s3cret", got[0].header.Get("Authorization"))
+	raw, err := json.Marshal(run)
+	require.NoError(t, err)
+	require.NotContains(t, string(raw), "s3cret")
+	require.Contains(t, string(raw), "currency=EUR")
+
+	// A disabled flow has no subscription; a disabled flow-defined action
+	// refuses calls.
+	for _, sub := range s.rt.Subscriptions() {
+		require.NotEqual(t, flows.Subscriber("shop_off"), sub.Name)
+	}
+	_, err = s.e.Execute(context.Background(), pipeline.Request{Message: "shop_Score", Parameters: map[string]any{"CustomerId": uuid.NewString()}})
+	require.Error(t, err)
+	require.Equal(t, errcode.StateConflict, errcode.Of(err), err.Error())
 }
