@@ -492,7 +492,13 @@ func (r *Router) dispatch(ctx context.Context) {
 	// may have become due: an ordered subscriber's next, a replay's), and
 	// again while claims come back full.
 	want := true
+	extended := time.Now()
 	for {
+		if time.Since(extended) >= r.cfg.Lease/4 {
+			// Also here: a busy loop may not reach the ticker in time.
+			r.extendLeases(ctx)
+			extended = time.Now()
+		}
 		r.startReady(ctx)
 		if r.claimSoon.Swap(false) {
 			want = true
@@ -520,6 +526,7 @@ func (r *Router) dispatch(ctx context.Context) {
 			want = true
 		case <-leases.C:
 			r.extendLeases(ctx)
+			extended = time.Now()
 		}
 	}
 }
@@ -572,7 +579,9 @@ func (r *Router) startReady(ctx context.Context) {
 
 // forget drops a task; dmu is held.
 func (r *Router) forget(t *task) {
-	delete(r.tasks, t.job.ID)
+	if r.tasks[t.job.ID] == t { // not a later claim of the same job
+		delete(r.tasks, t.job.ID)
+	}
 	if t.held {
 		r.holds.release(t.job.Subscriber, 1)
 	}

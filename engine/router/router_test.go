@@ -241,12 +241,12 @@ func TestLeasesOutlastSlowQueues(t *testing.T) {
 	storagetest.ForEach(t, func(t *testing.T, open storagetest.Opener) {
 		b := setup(t, open, "slow")
 		b.rec.fail = func(string, *pipeline.Execution, int) error {
-			time.Sleep(250 * time.Millisecond)
+			time.Sleep(700 * time.Millisecond)
 			return nil
 		}
-		short := func(c *router.Config) { c.Lease, c.Workers, c.PerSubscriber = 300*time.Millisecond, 1, 1 }
+		short := func(c *router.Config) { c.Lease, c.Workers, c.PerSubscriber = time.Second, 1, 1 }
 		b.router(t, "p1", short)
-		const total = 5
+		const total = 4
 		for i := range total {
 			b.create(t, fmt.Sprint("row", i))
 		}
