@@ -314,6 +314,18 @@ flows:
 	run = s.run(t, runs[1].ID)
 	require.Equal(t, flows.Failed, run.Status)
 	require.Equal(t, flows.Failed, run.Actions[0].Status)
+
+	// A retry of the failed run's job runs it again from the failed action.
+	_, err := jobs.NewStore(s.db, nil).Retry(context.Background(), runs[1].ID)
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		j, err := jobs.NewStore(s.db, nil).Get(context.Background(), runs[1].ID)
+		require.NoError(t, err)
+		return j.Status == jobs.Succeeded
+	}, 10*time.Second, 20*time.Millisecond)
+	run = s.run(t, runs[1].ID)
+	require.Equal(t, flows.Succeeded, run.Status)
+	require.Equal(t, flows.Succeeded, run.Actions[len(run.Actions)-1].Status)
 }
 
 // A run that stops mid-way (its engine stops during the HTTP action)
