@@ -98,7 +98,7 @@ func (s *runState) execute(ctx context.Context, a *action, path string, fr *fram
 		req.ID = s.stableID(path + "#row")
 	}
 	rec.Inputs = inputs
-	resp, attempts, err := retry(ctx, a.retry, func() (time.Duration, bool, error) {
+	attempts, err := retry(ctx, a.retry, func() (time.Duration, bool, error) {
 		resp, err := s.svc.Execute(ctx, req)
 		if err != nil && create && isDuplicate(err) {
 			// An earlier attempt created the row: take it.
@@ -111,7 +111,6 @@ func (s *runState) execute(ctx context.Context, a *action, path string, fr *fram
 		return 0, false, nil
 	})
 	rec.Attempts = attempts
-	_ = resp
 	if err != nil {
 		return result{}, err
 	}
@@ -196,20 +195,20 @@ func jsonShape(v any) any {
 // retry calls attempt until it succeeds, fails for good, or the policy's
 // attempts are spent; attempt returns a delay it asks for (Retry-After),
 // and whether its failure may be retried.
-func retry(ctx context.Context, p jobs.Policy, attempt func() (time.Duration, bool, error)) (any, int, error) {
+func retry(ctx context.Context, p jobs.Policy, attempt func() (time.Duration, bool, error)) (int, error) {
 	n := 0
 	for {
 		n++
 		after, retryable, err := attempt()
 		if err == nil || !retryable || n >= p.MaxAttempts || ctx.Err() != nil {
-			return nil, n, err
+			return n, err
 		}
 		d := max(p.Backoff(n), min(after, p.MaxDelay))
 		t := time.NewTimer(d)
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return nil, n, err
+			return n, err
 		case <-t.C:
 		}
 	}
@@ -316,7 +315,7 @@ func (s *runState) http(ctx context.Context, a *action, path string, fr *frame, 
 		headers.Set("User-Agent", "bizevents-flows")
 	}
 	rec.Inputs = map[string]any{"method": a.method, "url": redact(u), "headers": shownHeaders, "body": shown}
-	_, attempts, err := retry(ctx, a.retry, func() (time.Duration, bool, error) {
+	attempts, err := retry(ctx, a.retry, func() (time.Duration, bool, error) {
 		out, after, err := s.send(ctx, a, u.String(), headers, body)
 		if err != nil {
 			var he *HTTPError

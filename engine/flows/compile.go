@@ -148,24 +148,22 @@ type action struct {
 	columns        []string
 	top            int
 	// http
-	method                      string
-	url, headers, query, body   *value
-	auth                        *HTTPAuthDef
-	accept                      []int
-	variable                    string
-	val                         *value // setVariable, appendVariable, compose, terminate message, response properties
-	cond                        *expression.Program
-	then, els                   []*action
-	cases                       []switchCase
-	items                       *expression.Program
-	concurrency                 int
-	children                    []*action // forEach, scope, switch default
-	delay                       time.Duration
-	until                       *expression.Program
-	status, code                string
-	outputType                  expression.Type
-	varType                     expression.Type
-	appendToString, appendToArr bool
+	method                    string
+	url, headers, query, body *value
+	auth                      *HTTPAuthDef
+	accept                    []int
+	variable                  string
+	val                       *value // setVariable, appendVariable, compose, terminate message, response properties
+	cond                      *expression.Program
+	then, els                 []*action
+	cases                     []switchCase
+	items                     *expression.Program
+	concurrency               int
+	children                  []*action // forEach, scope, switch default
+	delay                     time.Duration
+	until                     *expression.Program
+	status, code              string
+	varType                   expression.Type
 }
 
 type switchCase struct {
@@ -201,10 +199,9 @@ type compiler struct {
 	outputs map[string]expression.Type
 	vars    map[string]expression.Type
 	flow    *Flow
-	// loopDepth and parallel say whether the action being compiled is in a
-	// forEach, and in one with a concurrency above 1.
-	loopDepth int
-	parallel  bool
+	// parallel says whether the action being compiled is in a forEach with
+	// a concurrency above 1.
+	parallel bool
 }
 
 func (c *compiler) add(path []string, format string, args ...any) {

@@ -38,7 +38,7 @@ func (c *compiler) action(d *ActionDef, path []string) *action {
 	if n != 1 {
 		return nil // reported by collect
 	}
-	a := &action{def: d, name: d.Name, kind: kind, outputType: c.outputs[d.Name]}
+	a := &action{def: d, name: d.Name, kind: kind}
 	c.flow.byName[d.Name] = a
 	a.runAfter = []string{Succeeded}
 	if len(d.RunAfter) > 0 {
@@ -121,9 +121,7 @@ func (c *compiler) action(d *ActionDef, path []string) *action {
 		}
 		saved := c.parallel
 		c.parallel = c.parallel || a.concurrency > 1
-		c.loopDepth++
 		a.children = c.block(d.ForEach.Actions, append(kp, "actions"))
-		c.loopDepth--
 		c.parallel = saved
 	case KindDelay:
 		dd := d.Delay
@@ -180,9 +178,6 @@ func (c *compiler) execute(a *action, d *ExecuteDef, path []string) {
 		a.api = api
 		if api.Binding != customapi.Global && d.Table == "" {
 			a.table = api.BoundTable
-		}
-		if api.IsFunction {
-			// A function is allowed: it reads.
 		}
 		for k := range d.Parameters {
 			if !slices.ContainsFunc(api.RequestParameters, func(p customapi.Parameter) bool { return p.UniqueName == k }) {

@@ -68,9 +68,7 @@ func (c *compiler) compileMap(m map[string]any, path []string) *value {
 	if m == nil {
 		return nil
 	}
-	anyMap := make(map[string]any, len(m))
-	maps.Copy(anyMap, m)
-	return c.compileValue(anyMap, path)
+	return c.compileValue(m, path)
 }
 
 // eval evaluates the value; a nil value is nil.
