@@ -748,3 +748,57 @@ flows:
 	require.Error(t, err)
 	require.Equal(t, errcode.StateConflict, errcode.Of(err), err.Error())
 }
+
+// Execute actions create, query, update and delete rows and invoke custom
+// APIs (here the flow-defined action of the shop), each output typed.
+func TestExecuteMessages(t *testing.T) {
+	t.Parallel()
+	storagetest.ForEach(t, func(t *testing.T, open storagetest.Opener) {
+		s := setup(t, open, solutionDir(t, map[string]string{"flows.yaml": `
+flows:
+  - name: shop_guest
+    trigger:
+      action: {catalog: shop, action: shop_Purchase}
+    actions:
+      - name: guest
+        execute:
+          message: Create
+          table: customer
+          target: {name: guest, totalspent: =trigger.InputParameters.Amount, purchases: 1}
+      - name: score
+        execute:
+          message: shop_Score
+          parameters: {CustomerId: =outputs.guest.id}
+      - name: found
+        execute:
+          message: RetrieveMultiple
+          table: customer
+          filter: '="name eq ''guest''"'
+      - name: gone
+        execute: {message: Delete, table: customer, id: =outputs.guest.id}
+      - name: summary
+        compose:
+          value: {score: =outputs.score.output.Score, tier: =outputs.score.output.Tier, found: =len(outputs.found.rows)}
+`}))
+		s.router(t, "a")
+		s.purchase(t, s.customer(t, "Kim", 0), 2500, "EUR")
+		runs := s.runs(t, "shop_guest", 1)
+		require.Equal(t, jobs.Succeeded, runs[0].Status, runs[0].LastError)
+		run := s.run(t, runs[0].ID)
+		var guest string
+		var summary map[string]any
+		for _, a := range run.Actions {
+			switch a.Path {
+			case "guest":
+				guest = a.Outputs.(map[string]any)["id"].(string)
+			case "summary":
+				summary = a.Outputs.(map[string]any)
+			}
+		}
+		require.InDelta(t, 250, num(t, summary["score"]), 0)
+		require.Equal(t, "gold", summary["tier"])
+		require.InDelta(t, 1, num(t, summary["found"]), 0)
+		_, err := s.e.Execute(context.Background(), pipeline.Request{Message: pipeline.Retrieve, Table: "customer", ID: uuid.MustParse(guest)})
+		require.Equal(t, errcode.NotFound, errcode.Of(err), "the guest row was deleted")
+	})
+}
