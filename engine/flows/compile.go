@@ -235,7 +235,7 @@ func Compile(def Def, solution string, defs Definitions, cats *catalog.Index) (*
 	f := &Flow{Def: def, Solution: solution, byName: map[string]*action{}}
 	c.flow = f
 	if !validName(def.Name) {
-		c.add([]string{"name"}, "flow name %q must be letters, digits and underscores, starting with a letter", def.Name)
+		c.add([]string{"name"}, "flow name %q must be letters, digits and underscores, not starting with a digit", def.Name)
 	}
 	triggerType := c.trigger(f)
 	p, err := retryPolicy(def.Retry, jobs.Policy{})
@@ -249,7 +249,7 @@ func Compile(def Def, solution string, defs Definitions, cats *catalog.Index) (*
 		t, ok := variableTypes[v.Type]
 		switch {
 		case !validName(v.Name):
-			c.add(append(path, "name"), "variable name %q must be letters, digits and underscores, starting with a letter", v.Name)
+			c.add(append(path, "name"), "variable name %q must be letters, digits and underscores, not starting with a digit", v.Name)
 		case !ok:
 			c.add(append(path, "type"), "variable %s: type %q must be one of string, integer, float, boolean, array, object", v.Name, v.Type)
 		case c.vars[v.Name].Kind != 0 || hasVar(f.vars, v.Name):
@@ -421,7 +421,7 @@ func (c *compiler) collect(as []ActionDef, path []string) {
 			a := &as[i]
 			p := append(slices.Clip(path), strconv.Itoa(i))
 			if !validName(a.Name) {
-				c.add(append(p, "name"), "action name %q must be letters, digits and underscores, starting with a letter", a.Name)
+				c.add(append(p, "name"), "action name %q must be letters, digits and underscores, not starting with a digit", a.Name)
 			} else if seen[a.Name] {
 				c.add(append(p, "name"), "action %s: the name is used twice in the flow", a.Name)
 			}

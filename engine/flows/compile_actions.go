@@ -61,6 +61,9 @@ func (c *compiler) action(d *ActionDef, path []string) *action {
 	if err != nil {
 		c.add(append(path, "retry"), "action %s: %v", d.Name, err)
 	}
+	if d.Retry != nil && kind != KindExecute && kind != KindHTTP {
+		c.add(append(path, "retry"), "action %s: only execute and http actions retry; a %s action takes no retry", d.Name, kind)
+	}
 	a.retry = p
 	kp := append(slices.Clip(path), kind)
 	switch kind {

@@ -100,7 +100,7 @@ type ParameterDef struct {
 
 // VariableDef declares a variable: string, integer, float, boolean, array
 // or object, and its initial value (a literal, or an "=" expression on the
-// trigger).
+// trigger); without one it starts null.
 type VariableDef struct {
 	Name  string `json:"name" yaml:"name"`
 	Type  string `json:"type" yaml:"type"`
