@@ -214,4 +214,12 @@ var Migrations = []storage.Migration{{
 	CREATE INDEX jobs_waiting_due ON jobs (next_attempt_at, position) WHERE status = 'waiting';
 	CREATE INDEX jobs_lease_ended ON jobs (lease_until) WHERE status = 'running';
 	DROP INDEX jobs_due`,
+}, {
+	// Version 4: the index that keeps a row's order covers ordered jobs
+	// only, which alone need it.
+	Component: "jobs", Version: 4,
+	Postgres: `CREATE INDEX jobs_ordered_stream ON jobs (subscriber, stream_id, position) WHERE ordered;
+	DROP INDEX jobs_stream`,
+	SQLite: `CREATE INDEX jobs_ordered_stream ON jobs (subscriber, stream_id, position) WHERE ordered;
+	DROP INDEX jobs_stream`,
 }}

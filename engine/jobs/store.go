@@ -128,20 +128,38 @@ func (s *Store) insert(ctx context.Context, q storage.Querier, jobs []NewJob, ow
 		policies = append(policies, encoded{p, string(b)})
 		return p, string(b), nil
 	}
+	cast := func(typ string) string { return "?" }
+	if s.db.Dialect() == storage.Postgres {
+		// Parameters outside a VALUES list of the table have no type
+		// PostgreSQL can infer.
+		cast = func(typ string) string { return "CAST(? AS " + typ + ")" }
+	}
+	// One statement per run of jobs that share everything but their
+	// event: those values are given once, the events' as rows (a sixth of
+	// the parameters, and of the SQL to parse).
+	row := "(?, " + cast("BIGINT") + ", ?, ?, ?, ?)"
 	var created []Job
-	for start := 0; start < len(jobs); start += enqueueChunk {
-		chunk := jobs[start:min(start+enqueueChunk, len(jobs))]
-		args := make([]any, 0, len(chunk)*25)
+	for start := 0; start < len(jobs); {
+		first := jobs[start]
+		end := start + 1
+		for end < len(jobs) && end-start < enqueueChunk && sameGroup(first, jobs[end]) {
+			end++
+		}
+		chunk := jobs[start:end]
+		start = end
+		p, policy, err := policyOf(first.Policy)
+		if err != nil {
+			return created, err
+		}
+		next := now
+		if !first.NotBefore.IsZero() {
+			next = first.NotBefore
+		}
+		args := make([]any, 0, 16+len(chunk)*6)
+		args = append(args, first.Subscriber, first.Kind, first.Target, first.Ordered, first.Replay, string(status), attempts, p.MaxAttempts,
+			storage.Micros(next), owner, micros(leaseUntil), nowUs, nowUs, policy, attempts)
 		made := make(map[string]Job, len(chunk))
 		for _, nj := range chunk {
-			p, policy, err := policyOf(nj.Policy)
-			if err != nil {
-				return created, err
-			}
-			next := now
-			if !nj.NotBefore.IsZero() {
-				next = nj.NotBefore
-			}
 			j := Job{ID: uuid.Must(uuid.NewV7()), Subscriber: nj.Subscriber, Kind: nj.Kind, Target: nj.Target, Position: nj.Position,
 				EventID: nj.EventID, StreamID: nj.StreamID, EventType: nj.EventType, CorrelationID: nj.CorrelationID, Ordered: nj.Ordered,
 				Replay: nj.Replay, Status: status, Attempts: attempts, Tries: attempts, MaxAttempts: p.MaxAttempts,
@@ -149,28 +167,30 @@ func (s *Store) insert(ctx context.Context, q storage.Querier, jobs []NewJob, ow
 				CreatedAt: storage.FromMicros(nowUs), UpdatedAt: storage.FromMicros(nowUs), Policy: p}
 			id := j.ID.String()
 			made[id] = j
-			args = append(args, id, j.Subscriber, j.Kind, j.Target, j.Position, j.EventID.String(), j.StreamID,
-				j.EventType, j.CorrelationID, j.Ordered, j.Replay, string(status), attempts, p.MaxAttempts, storage.Micros(next), "", "", false,
-				owner, micros(leaseUntil), nowUs, nowUs, int64(0), policy, attempts)
+			args = append(args, id, j.Position, j.EventID.String(), j.StreamID, j.EventType, j.CorrelationID)
 		}
-		row := "(?" + strings.Repeat(", ?", 24) + ")"
-		// RETURNING only the ids: the jobs are what was inserted.
-		rows, err := q.Query(ctx, `INSERT INTO jobs (`+columns+`) VALUES `+row+strings.Repeat(", "+row, len(chunk)-1)+`
+		// RETURNING only the ids: the jobs are what was inserted. (WHERE
+		// true: SQLite would read ON CONFLICT as a join's ON.)
+		rows, err := q.Query(ctx, `INSERT INTO jobs (`+columns+`)
+			SELECT v.column1, ?, ?, ?, v.column2, v.column3, v.column4, v.column5, v.column6, `+cast("BOOLEAN")+`, ?, ?, `+cast("INTEGER")+`,
+				`+cast("INTEGER")+`, `+cast("BIGINT")+`, '', '', false, ?, `+cast("BIGINT")+`, `+cast("BIGINT")+`, `+cast("BIGINT")+`, 0, ?,
+				`+cast("INTEGER")+`
+			FROM (VALUES `+row+strings.Repeat(", "+row, len(chunk)-1)+`) AS v WHERE true
 			ON CONFLICT (subscriber, position, replay) DO NOTHING RETURNING id`, args...)
 		if err != nil {
-			return created, fmt.Errorf("enqueue %d jobs of %s: %w", len(chunk), chunk[0].Subscriber, err)
+			return created, fmt.Errorf("enqueue %d jobs of %s: %w", len(chunk), first.Subscriber, err)
 		}
 		for rows.Next() {
 			var id string
 			if err := rows.Scan(&id); err != nil {
 				rows.Close()
-				return created, fmt.Errorf("enqueue %d jobs of %s: %w", len(chunk), chunk[0].Subscriber, err)
+				return created, fmt.Errorf("enqueue %d jobs of %s: %w", len(chunk), first.Subscriber, err)
 			}
 			created = append(created, made[id])
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
-			return created, fmt.Errorf("enqueue %d jobs of %s: %w", len(chunk), chunk[0].Subscriber, err)
+			return created, fmt.Errorf("enqueue %d jobs of %s: %w", len(chunk), first.Subscriber, err)
 		}
 	}
 	return created, nil
@@ -197,7 +217,7 @@ func (s *Store) Claim(ctx context.Context, owner string, limit int, lease time.D
 			skipArgs = append(skipArgs, s)
 		}
 	}
-	const ordered = ` AND (NOT j.ordered OR NOT EXISTS (SELECT 1 FROM jobs e WHERE e.subscriber = j.subscriber AND e.stream_id = j.stream_id
+	const ordered = ` AND (NOT j.ordered OR NOT EXISTS (SELECT 1 FROM jobs e WHERE e.ordered AND e.subscriber = j.subscriber AND e.stream_id = j.stream_id
 		AND e.replay = j.replay AND e.position < j.position AND e.status IN ('waiting', 'running')))`
 	// Two statements, each served by its partial index (jobs_lease_ended,
 	// jobs_waiting_due), rather than one with an OR that neither serves.
@@ -700,6 +720,12 @@ func micros(t time.Time) int64 {
 		return 0
 	}
 	return storage.Micros(t)
+}
+
+// sameGroup says whether two new jobs differ only in their event.
+func sameGroup(a, b NewJob) bool {
+	return a.Subscriber == b.Subscriber && a.Kind == b.Kind && a.Target == b.Target && a.Ordered == b.Ordered && a.Replay == b.Replay &&
+		a.Policy == b.Policy && a.NotBefore.Equal(b.NotBefore)
 }
 
 // truncMicros is t as it reads back from the database.
