@@ -61,6 +61,7 @@ type senders struct {
 	webhook *endpoints.Webhook
 	queue   *endpoints.Queue
 	stream  *endpoints.Stream
+	kafka   *endpoints.Kafka
 }
 
 func newSenders(logger *slog.Logger) *senders {
@@ -68,6 +69,7 @@ func newSenders(logger *slog.Logger) *senders {
 		webhook: endpoints.NewWebhook(endpoints.WebhookConfig{}),
 		queue:   endpoints.NewQueue(endpoints.QueueConfig{Logger: logger}),
 		stream:  endpoints.NewStream(endpoints.StreamConfig{Logger: logger}),
+		kafka:   endpoints.NewKafka(endpoints.KafkaConfig{Logger: logger}),
 	}
 }
 
@@ -75,7 +77,7 @@ func newSenders(logger *slog.Logger) *senders {
 // still running fails, to be retried.
 func (s *senders) close() error {
 	s.webhook.CloseIdleConnections()
-	return errors.Join(s.queue.Close(), s.stream.Close())
+	return errors.Join(s.queue.Close(), s.stream.Close(), s.kafka.Close())
 }
 
 // endpointSet is the imported solutions' endpoints, swapped whole when
@@ -122,7 +124,7 @@ func asyncRunners(e *pipeline.Engine, fl *flows.Runtime, eps *endpointSet, snd *
 		flows.KindFlow:  fl.Runner(),
 		router.KindStep: router.StepRunner(e),
 		router.KindEndpoint: router.EndpointRunner(router.EndpointConfig{Engine: e, Environment: "bizevents",
-			Webhook: snd.webhook, Queue: snd.queue, Stream: snd.stream,
+			Webhook: snd.webhook, Queue: snd.queue, Stream: snd.stream, Kafka: snd.kafka,
 			Endpoint: func(name string) (endpoints.Endpoint, bool) {
 				d, ok := eps.def(name)
 				if !ok {

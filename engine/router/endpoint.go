@@ -41,6 +41,9 @@ type EndpointConfig struct {
 	// Stream delivers to stream endpoints (NATS JetStream); nil: a stream
 	// endpoint's jobs fail as not supported.
 	Stream *endpoints.Stream
+	// Kafka delivers to Kafka endpoints; nil: a Kafka endpoint's jobs fail
+	// as not supported.
+	Kafka *endpoints.Kafka
 	// Environment names the deployment in the execution context.
 	Environment string
 }
@@ -70,6 +73,16 @@ func EndpointRunner(cfg EndpointConfig) Runner {
 		for _, im := range step.PostImages {
 			info.PostImages = append(info.PostImages, endpoints.Image{Name: im.Name, Columns: im.Columns})
 		}
+		for _, im := range step.PreImages {
+			info.PreImages = append(info.PreImages, endpoints.Image{Name: im.Name, Columns: im.Columns})
+		}
+		if len(info.PreImages) > 0 {
+			pre, err := cfg.Engine.PreRow(ctx, ev)
+			if err != nil {
+				return jobs.Outcome{Err: err, Retryable: eventlog.IsRetryable(err)}
+			}
+			info.PreRow = pre
+		}
 		ec, err := endpoints.ContextFromEvent(ev, info)
 		if err != nil {
 			return jobs.Outcome{Err: err}
@@ -84,6 +97,8 @@ func EndpointRunner(cfg EndpointConfig) Runner {
 			a = cfg.Queue.Deliver(ctx, ep, d)
 		case ep.Kind == endpoints.KindStream && cfg.Stream != nil:
 			a = cfg.Stream.Deliver(ctx, ep, d)
+		case ep.Kind == endpoints.KindKafka && cfg.Kafka != nil:
+			a = cfg.Kafka.Deliver(ctx, ep, d)
 		default:
 			return jobs.Outcome{Err: &unsupported{kind: string(ep.Kind), endpoint: ep.Name}}
 		}
