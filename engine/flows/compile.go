@@ -115,6 +115,7 @@ type Flow struct {
 
 	env     *expression.Env
 	filter  *expression.Program
+	orderBy *expression.Program
 	vars    []variable
 	actions []*action
 	// byName finds an action anywhere in the flow.
@@ -292,6 +293,12 @@ func Compile(def Def, solution string, defs Definitions, cats *catalog.Index) (*
 		f.filter = c.expr(def.Trigger.Filter, expression.Bool, []string{"trigger", "filter"})
 		if f.Kind == TriggerRequest {
 			c.add([]string{"trigger", "filter"}, "a flow-defined action runs on every call: it takes no filter")
+		}
+	}
+	if def.OrderBy != "" {
+		f.orderBy = c.expr(def.OrderBy, expression.Any, []string{"orderBy"})
+		if f.Kind == TriggerRequest {
+			c.add([]string{"orderBy"}, "a flow-defined action runs in its caller's transaction: it takes no orderBy")
 		}
 	}
 	for i, v := range def.Variables {

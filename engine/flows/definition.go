@@ -27,6 +27,12 @@ type Def struct {
 	Retry *RetryDef `json:"retry,omitempty" yaml:"retry"`
 	// Ordered runs the runs of one row (stream) one at a time, in log order.
 	Ordered bool `json:"ordered,omitempty" yaml:"ordered"`
+	// OrderBy is an expression on the trigger whose value runs the runs one
+	// at a time, in log order, per value instead of per stream: a custom
+	// API's events are each a stream of their own, so a flow that reads
+	// and writes the customer they name orders by it
+	// (trigger.InputParameters.CustomerId). It implies Ordered.
+	OrderBy string `json:"orderBy,omitempty" yaml:"orderBy"`
 }
 
 // TriggerDef says which events start a run: exactly one of Action, Table,

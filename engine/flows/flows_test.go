@@ -802,3 +802,49 @@ flows:
 		require.Equal(t, errcode.NotFound, errcode.Of(err), "the guest row was deleted")
 	})
 }
+
+// orderBy runs the runs of one customer one at a time: concurrent purchases
+// of one customer, each read and written by its run, add up.
+func TestOrderByKeepsReadModifyWriteSafe(t *testing.T) {
+	t.Parallel()
+	s := setup(t, storagetest.SQLite, solutionDir(t, map[string]string{"flows.yaml": `
+flows:
+  - name: shop_totals
+    orderBy: trigger.InputParameters.CustomerId
+    trigger:
+      action: {catalog: shop, action: shop_Purchase}
+    actions:
+      - name: customer
+        execute: {message: Retrieve, table: customer, id: =trigger.InputParameters.CustomerId}
+      - name: add
+        execute:
+          message: Update
+          table: customer
+          id: =trigger.InputParameters.CustomerId
+          target: {totalspent: =outputs.customer.row.totalspent + trigger.InputParameters.Amount}
+`}))
+	a, b := s.customer(t, "Lu", 0), s.customer(t, "Mo", 0)
+	var wg sync.WaitGroup
+	for i := range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			id := a
+			if i%2 == 1 {
+				id = b
+			}
+			s.purchase(t, id, 1, "EUR")
+		}()
+	}
+	wg.Wait()
+	s.router(t, "a")
+	runs := s.runs(t, "shop_totals", 20)
+	keys := map[string]bool{}
+	for _, r := range runs {
+		require.Equal(t, jobs.Succeeded, r.Status, r.LastError)
+		keys[r.StreamID] = true
+	}
+	require.Len(t, keys, 2, "one order key per customer")
+	require.InDelta(t, 10, num(t, s.row(t, a)["totalspent"]), 1e-9)
+	require.InDelta(t, 10, num(t, s.row(t, b)["totalspent"]), 1e-9)
+}

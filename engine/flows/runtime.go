@@ -156,10 +156,15 @@ func (r *Runtime) Subscriptions() []router.Subscription {
 			continue
 		}
 		f := f
-		out = append(out, router.Subscription{
+		sub := router.Subscription{
 			Name: Subscriber(f.Def.Name), Kind: KindFlow, Target: f.Def.Name, Policy: f.Policy, Ordered: f.Def.Ordered,
 			Match: func(ev eventlog.Event) bool { return r.accepts(f, ev) },
-		})
+		}
+		if f.orderBy != nil {
+			sub.Ordered = true
+			sub.OrderKey = func(ev eventlog.Event) string { return r.orderKey(f, ev) }
+		}
+		out = append(out, sub)
 	}
 	return out
 }
@@ -200,6 +205,23 @@ func (r *Runtime) accepts(f *Flow, ev eventlog.Event) bool {
 	}
 	ok, err := f.filter.RunBool(context.Background(), vals)
 	return ok || err != nil
+}
+
+// orderKey is the value of a flow's orderBy on ev, "" when it has none.
+func (r *Runtime) orderKey(f *Flow, ev eventlog.Event) string {
+	trig, err := r.triggerOf(f, ev)
+	if err != nil {
+		return ""
+	}
+	vals, err := f.env.Values(map[string]any{"trigger": trig})
+	if err != nil {
+		return ""
+	}
+	v, err := f.orderBy.Run(context.Background(), vals)
+	if err != nil || v == nil {
+		return ""
+	}
+	return "key:" + fmt.Sprint(v)
 }
 
 // eventData is the part of a message's event a trigger reads (package

@@ -55,7 +55,9 @@ type Job struct {
 	// "endpoint" and an endpoint's name.
 	Kind   string `json:"kind"`
 	Target string `json:"target"`
-	// Position, EventID, StreamID and EventType are the event's.
+	// Position, EventID, StreamID and EventType are the event's; StreamID
+	// is the subscriber's order key instead when it has one (see
+	// router.Subscription.OrderKey).
 	Position  int64     `json:"position"`
 	EventID   uuid.UUID `json:"eventId"`
 	StreamID  string    `json:"streamId"`

@@ -52,7 +52,12 @@ type Subscription struct {
 	Target string
 	// Ordered runs the events of one stream (row) one at a time, in order.
 	Ordered bool
-	Policy  jobs.Policy
+	// OrderKey, for an Ordered subscriber, is what events run one at a
+	// time by instead of their stream (e.g. a customer id a custom API's
+	// events carry, for a flow that reads and writes the customer); the
+	// jobs' StreamID holds it. An empty key falls back to the stream.
+	OrderKey func(ev eventlog.Event) string
+	Policy   jobs.Policy
 	// Match says whether the subscriber receives an event.
 	Match func(ev eventlog.Event) bool
 }
@@ -414,8 +419,14 @@ func (r *Router) enqueue(msg *message.Message) error {
 func (r *Router) holdCap() int { return 2*r.cfg.BatchSize + 2*r.cfg.PerSubscriber }
 
 func newJob(s Subscription, ev eventlog.Event, replay string) jobs.NewJob {
+	stream := ev.StreamID
+	if s.Ordered && s.OrderKey != nil {
+		if k := s.OrderKey(ev); k != "" {
+			stream = k
+		}
+	}
 	return jobs.NewJob{Subscriber: s.Name, Kind: s.Kind, Target: s.Target, Position: ev.Position, EventID: ev.ID,
-		StreamID: ev.StreamID, EventType: ev.Type, CorrelationID: ev.Metadata.CorrelationID, Ordered: s.Ordered,
+		StreamID: stream, EventType: ev.Type, CorrelationID: ev.Metadata.CorrelationID, Ordered: s.Ordered,
 		Replay: replay, Policy: s.Policy}
 }
 

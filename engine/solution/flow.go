@@ -131,7 +131,7 @@ func isBareExpressionKey(path []string) bool {
 		return false
 	}
 	switch path[len(path)-1] {
-	case "filter", "if", "on", "items", "until":
+	case "filter", "if", "on", "items", "until", "orderBy":
 		return true
 	}
 	return false
