@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
 	"github.com/bizevents/bizevents/engine/endpoints"
@@ -43,7 +44,7 @@ func benchSetup(b *testing.B, backend string) (*pipeline.Engine, *runTimes) {
 	return e, rt
 }
 
-func createRows(b *testing.B, e *pipeline.Engine, n int) {
+func createRows(b testing.TB, e *pipeline.Engine, n int) {
 	b.Helper()
 	var wg sync.WaitGroup
 	work := make(chan int)
@@ -172,75 +173,261 @@ func BenchmarkCommitToRun(b *testing.B) {
 	}
 }
 
-// BenchmarkWebhookDrain is events per second from the log to a web hook
-// receiver on loopback, through the router's endpoint step (a job per
-// event: enqueued, claimed, delivered with a signature, recorded), next
-// to a bare loop of 8 senders posting the same bodies straight to the
-// same receiver; and p50/p99 from commit to receipt with the router idle.
-func BenchmarkWebhookDrain(b *testing.B) {
+// drainSenders is how many goroutines a drain benchmark's baseline
+// delivers from.
+const drainSenders = 8
+
+// latencyEvery is the pace of a latency benchmark's commits: one every
+// 2 ms at most (500/s), a moderate load well under what a drain delivers.
+const latencyEvery = 2 * time.Millisecond
+
+// stall is how long a benchmark waits for its receiver to get one more
+// message before it fails.
+const stall = 30 * time.Second
+
+// destination is one run's endpoint of a kind, with its receiver: the
+// endpoint, the router's endpoint config with the kind's sender set, and
+// bare, which makes a bare sender of a body to the same receiver with the
+// same guarantee, safe for concurrent use.
+type destination struct {
+	ep   endpoints.Endpoint
+	cfg  router.EndpointConfig
+	bare func(b *testing.B, body []byte) func() error
+}
+
+// opener makes a destination whose receiver counts into rc.
+type opener func(b *testing.B, rc *receipts) destination
+
+// receipts is what a receiver got: how many messages, and, when at is
+// not nil, when each arrived by the primary entity id of its body.
+type receipts struct {
+	n  atomic.Int64
+	mu sync.Mutex
+	at map[string]time.Time
+}
+
+func (rc *receipts) got(body []byte) {
+	if rc.at != nil {
+		now := time.Now()
+		var ec endpoints.ExecutionContext
+		if err := json.Unmarshal(body, &ec); err == nil {
+			rc.mu.Lock()
+			rc.at[ec.PrimaryEntityID] = now
+			rc.mu.Unlock()
+		}
+	}
+	rc.n.Add(1)
+}
+
+// wait waits until the receiver has n messages, failing b when none
+// arrives for stall; r, when set, says why (a job's last error).
+func (rc *receipts) wait(b *testing.B, n int, r *router.Router) {
+	b.Helper()
+	last, since := rc.n.Load(), time.Now()
+	for got := last; got < int64(n); got = rc.n.Load() {
+		if got != last {
+			last, since = got, time.Now()
+		} else if time.Since(since) > stall {
+			why := ""
+			if r != nil {
+				js, _ := r.Jobs().List(context.Background(), jobs.Filter{Status: []jobs.Status{jobs.Waiting, jobs.Failed}, Limit: 1})
+				if len(js) > 0 {
+					why = fmt.Sprintf(" (a job %s: %s)", js[0].Status, js[0].LastError)
+				}
+			}
+			b.Fatalf("received %d of %d messages, none for %s%s", got, n, stall, why)
+		}
+		time.Sleep(200 * time.Microsecond)
+	}
+}
+
+// endpointBench is a database with one async endpoint step, "hook" on
+// account creations, to d's endpoint, and a router that delivers it with
+// cfg, not started.
+func endpointBench(tb testing.TB, backend string, d destination, cfg router.Config) (*pipeline.Engine, *router.Router) {
+	tb.Helper()
+	db := storagetest.Backends[backend](tb, append(append(tables.Migrations[:0:0], tables.Migrations...), jobs.Migrations...)...)
+	e := pipeline.New(db, pipeline.Config{})
+	defs, err := pipeline.NewDefinitions([]tables.Table{account}, nil, []pipeline.Step{{Name: "hook", Message: pipeline.Create, Table: "account",
+		Stage: pipeline.PostOperation, Mode: pipeline.Async, Endpoint: d.ep.Name}})
+	require.NoError(tb, err)
+	e.SetDefinitions(defs)
+	ec := d.cfg
+	ec.Engine = e
+	ec.Endpoint = func(string) (endpoints.Endpoint, bool) { return d.ep, true }
+	r, err := router.New(db, jobs.NewStore(db, nil), map[string]router.Runner{router.KindEndpoint: router.EndpointRunner(ec)}, cfg)
+	require.NoError(tb, err)
+	require.NoError(tb, r.Sync(router.StepSubscriptions(defs, jobs.Policy{})))
+	return e, r
+}
+
+// drainConfig is the router of the drain benchmarks.
+var drainConfig = router.Config{Workers: 16, PerSubscriber: 16, PollInterval: 10 * time.Millisecond}
+
+// stepBody is the body the router delivers for the log's first event,
+// as job operationID of step "hook" (default format).
+func stepBody(tb testing.TB, e *pipeline.Engine, operationID string) []byte {
+	tb.Helper()
+	storagetest.SealedHead(tb, e.DB())
+	evs, err := e.DB().Log().Read(context.Background(), eventlog.ReadQuery{Limit: 1})
+	require.NoError(tb, err)
+	require.NotEmpty(tb, evs)
+	ec, err := endpoints.ContextFromEvent(evs[0], endpoints.StepInfo{Name: "hook", OperationID: operationID})
+	require.NoError(tb, err)
+	body, err := json.Marshal(ec)
+	require.NoError(tb, err)
+	return body
+}
+
+// benchEndpointDrain runs, per backend, an endpoint drain benchmark of
+// open's kind: baseline, b.N bodies of one event's delivery sent straight
+// to the receiver from drainSenders goroutines; router, a backlog of b.N
+// events delivered through the router's endpoint step; each timed until
+// the receiver has them all, in events/s. And latency: with the router
+// idle, b.N events committed one after another, one every latencyEvery at
+// most, and the p50 and p99 from each commit (Execute returning) to its
+// message's receipt, in milliseconds.
+func benchEndpointDrain(b *testing.B, open opener) {
 	for _, backend := range []string{"sqlite", "postgres"} {
 		b.Run("backend="+backend, func(b *testing.B) {
-			var received atomic.Int64
-			rc := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				_, _ = io.Copy(io.Discard, r.Body)
-				received.Add(1)
-				w.WriteHeader(http.StatusNoContent)
-			}))
-			defer rc.Close()
-			ep := endpoints.Endpoint{Name: "bench", Kind: endpoints.KindWebhook, URL: rc.URL, Secrets: []string{endpoints.NewSecret()}}
-			setupHook := func(b *testing.B) (*pipeline.Engine, *router.Router) {
-				db := storagetest.Backends[backend](b, append(append(tables.Migrations[:0:0], tables.Migrations...), jobs.Migrations...)...)
-				e := pipeline.New(db, pipeline.Config{})
-				d, err := pipeline.NewDefinitions([]tables.Table{account}, nil, []pipeline.Step{{Name: "hook", Message: pipeline.Create, Table: "account",
-					Stage: pipeline.PostOperation, Mode: pipeline.Async, Endpoint: "bench"}})
-				require.NoError(b, err)
-				e.SetDefinitions(d)
-				runner := router.EndpointRunner(router.EndpointConfig{Engine: e, Webhook: endpoints.NewWebhook(endpoints.WebhookConfig{}),
-					Endpoint: func(string) (endpoints.Endpoint, bool) { return ep, true }})
-				r, err := router.New(db, jobs.NewStore(db, nil), map[string]router.Runner{router.KindEndpoint: runner},
-					router.Config{Workers: 16, PerSubscriber: 16, PollInterval: 10 * time.Millisecond})
-				require.NoError(b, err)
-				require.NoError(b, r.Sync(router.StepSubscriptions(d, jobs.Policy{})))
-				return e, r
-			}
 			b.Run("baseline", func(b *testing.B) {
-				e, _ := setupHook(b)
+				rc := &receipts{}
+				d := open(b, rc)
+				e, _ := endpointBench(b, backend, d, drainConfig)
 				createRows(b, e, 1)
-				storagetest.SealedHead(b, e.DB())
-				evs, err := e.DB().Log().Read(context.Background(), eventlog.ReadQuery{Limit: 1})
-				require.NoError(b, err)
-				ec, err := endpoints.ContextFromEvent(evs[0], endpoints.StepInfo{Name: "hook"})
-				require.NoError(b, err)
-				body, err := json.Marshal(ec)
-				require.NoError(b, err)
-				client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 16}}
-				received.Store(0)
-				b.ResetTimer()
-				_, elapsed := benchload.Run(b, 8, func() error {
-					resp, err := client.Post(rc.URL, "application/json", bytes.NewReader(body))
-					if err != nil {
-						return err
-					}
-					_, _ = io.Copy(io.Discard, resp.Body)
-					return resp.Body.Close()
-				})
+				send := d.bare(b, stepBody(b, e, uuid.NewString()))
+				start := time.Now()
+				benchload.Run(b, drainSenders, send)
+				rc.wait(b, b.N, nil)
+				elapsed := time.Since(start)
 				b.ReportMetric(float64(b.N)/elapsed.Seconds(), "events/s")
 			})
 			b.Run("router", func(b *testing.B) {
-				e, r := setupHook(b)
+				rc := &receipts{}
+				d := open(b, rc)
+				e, r := endpointBench(b, backend, d, drainConfig)
 				createRows(b, e, b.N)
-				received.Store(0)
 				b.ResetTimer()
 				start := time.Now()
 				require.NoError(b, r.Start(context.Background()))
-				for received.Load() < int64(b.N) {
-					time.Sleep(time.Millisecond)
-				}
+				rc.wait(b, b.N, r)
 				elapsed := time.Since(start)
 				b.StopTimer()
 				require.NoError(b, r.Stop(context.Background()))
 				b.ReportMetric(float64(b.N)/elapsed.Seconds(), "events/s")
 			})
+			b.Run("latency", func(b *testing.B) {
+				rc := &receipts{at: map[string]time.Time{}}
+				d := open(b, rc)
+				// The default poll interval: a commit wakes the router.
+				e, r := endpointBench(b, backend, d, router.Config{Workers: 16, PerSubscriber: 16})
+				require.NoError(b, r.Start(context.Background()))
+				defer r.Stop(context.Background())
+				create := func(i int) string {
+					resp, err := e.Execute(context.Background(), pipeline.Request{Message: pipeline.Create, Table: "account",
+						Target: map[string]any{"name": fmt.Sprint("row", i)}})
+					if err != nil {
+						b.Fatal(err)
+					}
+					return resp.ID.String()
+				}
+				// One untimed first, which connects the sender.
+				create(-1)
+				rc.wait(b, 1, r)
+				committed := make(map[string]time.Time, b.N)
+				b.ResetTimer()
+				begin := time.Now()
+				for i := range b.N {
+					time.Sleep(time.Until(begin.Add(time.Duration(i) * latencyEvery)))
+					id := create(i)
+					committed[id] = time.Now()
+				}
+				rc.wait(b, b.N+1, r)
+				b.StopTimer()
+				lat := make([]time.Duration, 0, b.N)
+				rc.mu.Lock()
+				for id, at := range committed {
+					got, ok := rc.at[id]
+					require.True(b, ok, "no receipt of row %s", id)
+					lat = append(lat, got.Sub(at))
+				}
+				rc.mu.Unlock()
+				slices.Sort(lat)
+				b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
+				b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
+			})
 		})
 	}
+}
+
+// webhookDestination is a web hook receiver on loopback; its bare sender
+// posts with a client of up to 16 idle connections.
+func webhookDestination(b *testing.B, rc *receipts) destination {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		rc.got(body)
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	b.Cleanup(srv.Close)
+	wh := endpoints.NewWebhook(endpoints.WebhookConfig{})
+	b.Cleanup(wh.CloseIdleConnections)
+	return destination{
+		ep:  endpoints.Endpoint{Name: "bench", Kind: endpoints.KindWebhook, URL: srv.URL, Secrets: []string{endpoints.NewSecret()}},
+		cfg: router.EndpointConfig{Webhook: wh},
+		bare: func(b *testing.B, body []byte) func() error {
+			tr := &http.Transport{MaxIdleConnsPerHost: 16}
+			b.Cleanup(tr.CloseIdleConnections)
+			client := &http.Client{Transport: tr}
+			return func() error {
+				resp, err := client.Post(srv.URL, "application/json", bytes.NewReader(body))
+				if err != nil {
+					return err
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				return resp.Body.Close()
+			}
+		},
+	}
+}
+
+// BenchmarkWebhookDrain is events per second from the log to a web hook
+// receiver on loopback through the router's endpoint step (a job per
+// event: enqueued, claimed, delivered with a signature, recorded), next
+// to a bare loop of drainSenders goroutines posting the same body
+// straight to the same receiver, on each backend; the figure is
+// router/baseline. Its latency sub-benchmark is p50/p99 from commit to
+// receipt, events committed one at a time to the idle router.
+func BenchmarkWebhookDrain(b *testing.B) { benchEndpointDrain(b, webhookDestination) }
+
+// TestEndpointBenchmarkFixtures checks the drain benchmarks compare like
+// with like: the baselines' body is the one the router delivers.
+func TestEndpointBenchmarkFixtures(t *testing.T) {
+	t.Parallel()
+	got := make(chan []byte, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		select {
+		case got <- body:
+		default:
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer srv.Close()
+	wh := endpoints.NewWebhook(endpoints.WebhookConfig{})
+	defer wh.CloseIdleConnections()
+	d := destination{ep: endpoints.Endpoint{Name: "bench", Kind: endpoints.KindWebhook, URL: srv.URL}, cfg: router.EndpointConfig{Webhook: wh}}
+	e, r := endpointBench(t, "sqlite", d, drainConfig)
+	createRows(t, e, 1)
+	require.NoError(t, r.Start(context.Background()))
+	defer r.Stop(context.Background())
+	var body []byte
+	select {
+	case body = <-got:
+	case <-time.After(wait):
+		t.Fatal("nothing delivered")
+	}
+	js, err := r.Jobs().List(context.Background(), jobs.Filter{})
+	require.NoError(t, err)
+	require.Len(t, js, 1)
+	require.Equal(t, string(stepBody(t, e, js[0].ID.String())), string(body))
 }
