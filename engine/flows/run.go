@@ -596,7 +596,9 @@ func (s *runState) delay(ctx context.Context, a *action, path string, fr *frame,
 	}
 	out := map[string]any{"until": until.UTC().Format(time.RFC3339Nano)}
 	wait := until.Sub(now)
-	if wait > s.rt.cfg.InlineDelay && s.record {
+	// A concurrent forEach's iterations share the run: a delay in one
+	// sleeps in its worker rather than putting the whole run aside.
+	if wait > s.rt.cfg.InlineDelay && s.record && !fr.own {
 		if _, ok := s.done[path]; !ok {
 			w := *rec
 			w.Status, w.Outputs = Waiting, out
