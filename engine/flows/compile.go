@@ -239,7 +239,7 @@ func Compile(def Def, solution string, defs Definitions, cats *catalog.Index) (*
 		c.add([]string{"name"}, "flow name %q must be letters, digits and underscores, not starting with a digit", def.Name)
 	}
 	triggerType := c.trigger(f)
-	p, err := retryPolicy(def.Retry, jobs.Policy{})
+	p, err := def.Retry.Policy(jobs.Policy{})
 	if err != nil {
 		c.add([]string{"retry"}, "%v", err)
 	}
@@ -479,34 +479,4 @@ func (c *compiler) outputTypeOf(kind string, a *ActionDef) expression.Type {
 		return object(field("until", timeType))
 	}
 	return anyType
-}
-
-// retryPolicy is a RetryDef's policy over base, defaulted and validated.
-func retryPolicy(d *RetryDef, base jobs.Policy) (jobs.Policy, error) {
-	p := base
-	if d != nil {
-		if d.MaxAttempts != 0 {
-			p.MaxAttempts = d.MaxAttempts
-		}
-		var errs []error
-		for _, f := range []struct {
-			name, s string
-			to      *time.Duration
-		}{{"initialDelay", d.InitialDelay, &p.InitialDelay}, {"maxDelay", d.MaxDelay, &p.MaxDelay}} {
-			if f.s == "" {
-				continue
-			}
-			v, err := time.ParseDuration(f.s)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("retry %s %q is not a duration such as 30s", f.name, f.s))
-				continue
-			}
-			*f.to = v
-		}
-		if err := errors.Join(errs...); err != nil {
-			return p, err
-		}
-	}
-	p = p.WithDefaults()
-	return p, p.Validate()
 }

@@ -57,7 +57,7 @@ func (c *compiler) action(d *ActionDef, path []string) *action {
 		}
 		a.timeout = t
 	}
-	p, err := retryPolicy(d.Retry, defaultActionRetry)
+	p, err := d.Retry.Policy(defaultActionRetry)
 	if err != nil {
 		c.add(append(path, "retry"), "action %s: %v", d.Name, err)
 	}

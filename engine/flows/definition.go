@@ -1,5 +1,7 @@
 package flows
 
+import "github.com/bizevents/bizevents/engine/jobs"
+
 // Def is a flow as written in a solution file (the flows: section, checked
 // by schemas/solution-file.schema.json): a trigger, variables, and the
 // actions that run, in order, for each event the trigger accepts.
@@ -151,11 +153,7 @@ type ActionDef struct {
 }
 
 // RetryDef is a retry policy; durations are Go durations.
-type RetryDef struct {
-	MaxAttempts  int    `json:"maxAttempts,omitempty" yaml:"maxAttempts"`
-	InitialDelay string `json:"initialDelay,omitempty" yaml:"initialDelay"`
-	MaxDelay     string `json:"maxDelay,omitempty" yaml:"maxDelay"`
-}
+type RetryDef = jobs.RetryDef
 
 // ExecuteDef runs a message through the pipeline, as a plugin's
 // organization service call does: a table message (Create, Retrieve,

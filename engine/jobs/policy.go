@@ -84,3 +84,43 @@ func (p Policy) delay(n int) time.Duration {
 	}
 	return max(d, 0)
 }
+
+// RetryDef is a retry policy as a solution file writes it (an endpoint's
+// or a flow's retry:): durations are Go durations, zero fields keep the
+// base policy's.
+type RetryDef struct {
+	MaxAttempts  int    `json:"maxAttempts,omitempty" yaml:"maxAttempts"`
+	InitialDelay string `json:"initialDelay,omitempty" yaml:"initialDelay"`
+	MaxDelay     string `json:"maxDelay,omitempty" yaml:"maxDelay"`
+}
+
+// Policy returns base with d's fields set (d may be nil), defaulted and
+// validated; every problem is reported at once.
+func (d *RetryDef) Policy(base Policy) (Policy, error) {
+	p := base
+	if d != nil {
+		if d.MaxAttempts != 0 {
+			p.MaxAttempts = d.MaxAttempts
+		}
+		var errs []error
+		for _, f := range []struct {
+			name, s string
+			to      *time.Duration
+		}{{"initialDelay", d.InitialDelay, &p.InitialDelay}, {"maxDelay", d.MaxDelay, &p.MaxDelay}} {
+			if f.s == "" {
+				continue
+			}
+			v, err := time.ParseDuration(f.s)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("retry %s %q is not a duration such as 30s", f.name, f.s))
+				continue
+			}
+			*f.to = v
+		}
+		if err := errors.Join(errs...); err != nil {
+			return p, err
+		}
+	}
+	p = p.WithDefaults()
+	return p, p.Validate()
+}

@@ -2,7 +2,6 @@ package solution
 
 import (
 	"cmp"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -55,11 +54,7 @@ type AuthDef struct {
 }
 
 // RetryDef is an endpoint's retry policy; durations are Go durations.
-type RetryDef struct {
-	MaxAttempts  int    `json:"maxAttempts,omitempty" yaml:"maxAttempts"`
-	InitialDelay string `json:"initialDelay,omitempty" yaml:"initialDelay"`
-	MaxDelay     string `json:"maxDelay,omitempty" yaml:"maxDelay"`
-}
+type RetryDef = jobs.RetryDef
 
 // EnvPrefix marks a value read from the environment.
 const EnvPrefix = "env:"
@@ -103,32 +98,7 @@ func (d EndpointDef) Endpoint(getenv func(string) string) (endpoints.Endpoint, e
 }
 
 // Policy returns the endpoint's retry policy, defaulted.
-func (d EndpointDef) Policy() (jobs.Policy, error) {
-	var p jobs.Policy
-	if d.Retry != nil {
-		p.MaxAttempts = d.Retry.MaxAttempts
-		var errs []error
-		for _, f := range []struct {
-			name, s string
-			to      *time.Duration
-		}{{"initialDelay", d.Retry.InitialDelay, &p.InitialDelay}, {"maxDelay", d.Retry.MaxDelay, &p.MaxDelay}} {
-			if f.s == "" {
-				continue
-			}
-			v, err := time.ParseDuration(f.s)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("retry %s %q is not a duration such as 30s", f.name, f.s))
-				continue
-			}
-			*f.to = v
-		}
-		if err := errors.Join(errs...); err != nil {
-			return p, err
-		}
-	}
-	p = p.WithDefaults()
-	return p, p.Validate()
-}
+func (d EndpointDef) Policy() (jobs.Policy, error) { return d.Retry.Policy(jobs.Policy{}) }
 
 // check reports an endpoint definition's problems: what Validate of the
 // endpoints package says, with env:NAME values standing in for what the
