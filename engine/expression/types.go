@@ -105,10 +105,10 @@ var keywords = map[string]bool{
 	"true": true, "false": true, "nil": true,
 }
 
-// validIdent reports whether s is an identifier an expression can write:
+// ValidIdent reports whether s is an identifier an expression can write:
 // ASCII letters, digits and underscores, not starting with a digit, not a
 // keyword.
-func validIdent(s string) bool {
+func ValidIdent(s string) bool {
 	if s == "" || len(s) > 256 || keywords[s] || !utf8.ValidString(s) {
 		return false
 	}
@@ -178,7 +178,7 @@ func (b *builder) fields(fs []Field, path string) ([]reflect.StructField, error)
 		if path != "" {
 			p = path + "." + f.Name
 		}
-		if !validIdent(f.Name) {
+		if !ValidIdent(f.Name) {
 			return nil, fmt.Errorf("%s: %q is not a name an expression can use: letters, digits and underscores, not starting with a digit, not a keyword", pathOr(path), f.Name)
 		}
 		if seen[f.Name] {

@@ -328,20 +328,7 @@ var variableTypes = map[string]expression.Type{
 
 // validName reports whether s can name a flow, an action or a variable: an
 // identifier, so that expressions can use it (outputs.<name>).
-func validName(s string) bool {
-	if s == "" || len(s) > 128 {
-		return false
-	}
-	for i, r := range s {
-		switch {
-		case r == '_', r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z':
-		case i > 0 && r >= '0' && r <= '9':
-		default:
-			return false
-		}
-	}
-	return true
-}
+func validName(s string) bool { return len(s) <= 128 && expression.ValidIdent(s) }
 
 // buildEnv makes the expression environment: trigger, variables,
 // outputs, item and run.
