@@ -117,34 +117,17 @@ func flowsRunsCommand() *command {
 		summary: "list a flow's runs, oldest first",
 		args:    "FLOW",
 		setup: func(fs *flag.FlagSet, env *cliEnv) func(context.Context, []string) error {
-			var o dbOptions
-			o.register(fs, env, false)
-			var f jobs.Filter
-			fs.Func("status", "only runs with this `status` (waiting, running, succeeded, failed, canceled; repeatable)", func(s string) error {
-				for _, st := range appendList(nil, s) {
-					f.Status = append(f.Status, jobs.Status(st))
-				}
-				return nil
-			})
-			fs.Var(intValue{&f.Limit}, "limit", "at most `n` runs (default 100)")
-			asJSON := fs.Bool("json", false, "print each run's job as a JSON line")
+			var o jobsListOptions
+			o.DB.register(fs, env, false)
+			statusFlag(fs, &o.Filter.Status, "runs")
+			fs.Var(intValue{&o.Filter.Limit}, "limit", "at most `n` runs (default 100)")
+			fs.BoolVar(&o.JSON, "json", false, "print each run's job as a JSON line")
 			return func(ctx context.Context, args []string) error {
 				if len(args) != 1 {
 					return usagef("want one FLOW")
 				}
-				f.Subscriber = flows.Subscriber(args[0])
-				return withJobs(ctx, o, env.stderr, func(s *jobs.Store) error {
-					list, err := s.List(ctx, f)
-					if err != nil {
-						return err
-					}
-					for _, j := range list {
-						if err := printJob(env.stdout, j, *asJSON); err != nil {
-							return err
-						}
-					}
-					return nil
-				})
+				o.Filter.Subscriber = flows.Subscriber(args[0])
+				return listJobs(ctx, o, env)
 			}
 		},
 	}

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"io"
 	"net"
+	"net/http"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -146,6 +147,24 @@ type server struct {
 	stderr *syncBuffer
 	cancel context.CancelFunc
 	done   chan error
+}
+
+// do sends an authenticated request to the server, a JSON body when body
+// is not empty, and returns the status and the response body.
+func (s *server) do(t *testing.T, ctx context.Context, method, path, body string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(ctx, method, s.base+path, strings.NewReader(body))
+	require.NoError(t, err)
+	req.Header.Set("X-Api-Key", testAPIKey)
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	out, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return resp.StatusCode, string(out)
 }
 
 // startServe runs serve with o on a free port until the test ends or stop.

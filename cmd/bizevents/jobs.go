@@ -249,12 +249,7 @@ func jobsListCommand() *command {
 		setup: func(fs *flag.FlagSet, env *cliEnv) func(context.Context, []string) error {
 			var o jobsListOptions
 			o.DB.register(fs, env, false)
-			fs.Func("status", "only jobs with this `status` (waiting, running, succeeded, failed, canceled; repeatable)", func(s string) error {
-				for _, st := range appendList(nil, s) {
-					o.Filter.Status = append(o.Filter.Status, jobs.Status(st))
-				}
-				return nil
-			})
+			statusFlag(fs, &o.Filter.Status, "jobs")
 			fs.StringVar(&o.Filter.Subscriber, "subscriber", "", "only the jobs of the `subscriber`, e.g. \"step:audit purchase\"")
 			fs.StringVar(&o.Filter.CorrelationID, "correlation-id", "", "only the jobs of the correlation `id`")
 			fs.BoolVar(&o.Filter.DeadLettered, "dead-letter", false, "only dead-lettered jobs")
@@ -264,21 +259,37 @@ func jobsListCommand() *command {
 				if len(args) > 0 {
 					return usagef("unexpected argument %q", args[0])
 				}
-				return withJobs(ctx, o.DB, env.stderr, func(s *jobs.Store) error {
-					list, err := s.List(ctx, o.Filter)
-					if err != nil {
-						return err
-					}
-					for _, j := range list {
-						if err := printJob(env.stdout, j, o.JSON); err != nil {
-							return err
-						}
-					}
-					return nil
-				})
+				return listJobs(ctx, o, env)
 			}
 		},
 	}
+}
+
+// statusFlag registers --status, repeatable or a comma list, adding to
+// statuses; what names the listed things (jobs, runs).
+func statusFlag(fs *flag.FlagSet, statuses *[]jobs.Status, what string) {
+	fs.Func("status", "only "+what+" with this `status` (waiting, running, succeeded, failed, canceled; repeatable)", func(s string) error {
+		for _, st := range appendList(nil, s) {
+			*statuses = append(*statuses, jobs.Status(st))
+		}
+		return nil
+	})
+}
+
+// listJobs prints the jobs o selects, one a line.
+func listJobs(ctx context.Context, o jobsListOptions, env *cliEnv) error {
+	return withJobs(ctx, o.DB, env.stderr, func(s *jobs.Store) error {
+		list, err := s.List(ctx, o.Filter)
+		if err != nil {
+			return err
+		}
+		for _, j := range list {
+			if err := printJob(env.stdout, j, o.JSON); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 func jobsShowCommand() *command {

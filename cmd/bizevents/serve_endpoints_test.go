@@ -54,18 +54,7 @@ func TestServeDeliversToAWebhook(t *testing.T) {
 			}
 			return ""
 		}})
-	do := func(method, path, body string) (int, string) {
-		t.Helper()
-		req, err := http.NewRequestWithContext(b.ctx, method, srv.base+path, strings.NewReader(body))
-		require.NoError(t, err)
-		req.Header.Set("X-Api-Key", testAPIKey)
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := http.DefaultClient.Do(req)
-		require.NoError(t, err)
-		defer resp.Body.Close()
-		out, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(out)
-	}
+	do := func(method, path, body string) (int, string) { t.Helper(); return srv.do(t, b.ctx, method, path, body) }
 	status, body := do(http.MethodPost, "/api/data/v9.2/invoices", `{"number":"INV-1","total":99.50}`)
 	require.Equal(t, http.StatusNoContent, status, body)
 

@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -87,18 +86,7 @@ func TestServeRunsFlows(t *testing.T) {
 			}
 			return ""
 		}})
-	do := func(method, path, body string) (int, string) {
-		t.Helper()
-		req, err := http.NewRequestWithContext(b.ctx, method, srv.base+path, strings.NewReader(body))
-		require.NoError(t, err)
-		req.Header.Set("X-Api-Key", testAPIKey)
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := http.DefaultClient.Do(req)
-		require.NoError(t, err)
-		defer resp.Body.Close()
-		out, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(out)
-	}
+	do := func(method, path, body string) (int, string) { t.Helper(); return srv.do(t, b.ctx, method, path, body) }
 	status, body := do(http.MethodPost, "/api/data/v9.2/pos_Sale", `{"Amount": 12.5, "Store": "Oslo"}`)
 	require.Less(t, status, 300, body)
 	require.Eventually(t, func() bool { return received() == 1 }, 20*time.Second, 10*time.Millisecond)
@@ -144,6 +132,11 @@ func TestServeRunsFlows(t *testing.T) {
 	require.Equal(t, 0, code, errOut)
 	require.Contains(t, out, "pos_thanks: action trigger on pos_Sale;")
 	require.Contains(t, out, "pos_double: request trigger on custom API pos_Double")
+	require.Eventually(t, func() bool {
+		code, out, errOut := b.cli(t, "", "flows", "runs", "--status", "succeeded", "pos_thanks")
+		require.Equal(t, 0, code, errOut)
+		return strings.Count(out, "succeeded flow:pos_thanks pos_Sale") == 2
+	}, 10*time.Second, 20*time.Millisecond, "the run and its resubmit are listed")
 	code, out, errOut = b.cli(t, "", "flows", "show", "-v", runs.Runs[0].ID)
 	require.Equal(t, 0, code, errOut)
 	require.Contains(t, out, "succeeded send (http)")
