@@ -314,7 +314,7 @@ func (s *runState) http(ctx context.Context, a *action, path string, fr *frame, 
 	if headers.Get("User-Agent") == "" {
 		headers.Set("User-Agent", "bizevents-flows")
 	}
-	rec.Inputs = map[string]any{"method": a.method, "url": redact(u), "headers": shownHeaders, "body": shown}
+	rec.Inputs = map[string]any{"method": a.method, "url": u.Redacted(), "headers": shownHeaders, "body": shown}
 	attempts, err := retry(ctx, a.retry, func() (time.Duration, bool, error) {
 		out, after, err := s.send(ctx, a, u.String(), headers, body)
 		if err != nil {
@@ -333,11 +333,6 @@ func (s *runState) http(ctx context.Context, a *action, path string, fr *frame, 
 		return result{outputs: rec.Outputs, keepOutputs: true}, err
 	}
 	return result{outputs: rec.Outputs}, nil
-}
-
-// redact hides a URL's password.
-func redact(u *url.URL) string {
-	return u.Redacted()
 }
 
 func (s *runState) send(ctx context.Context, a *action, target string, headers http.Header, body []byte) (map[string]any, time.Duration, error) {

@@ -1,12 +1,12 @@
 package flows
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -19,8 +19,6 @@ import (
 	"github.com/bizevents/bizevents/engine/expression"
 	"github.com/bizevents/bizevents/engine/pipeline"
 )
-
-func bytesReader(b []byte) *bytes.Reader { return bytes.NewReader(b) }
 
 // runState is one attempt of one run.
 type runState struct {
@@ -219,7 +217,7 @@ func (s *runState) block(ctx context.Context, as []*action, prefix string, fr *f
 			break
 		}
 		var st string
-		if prev == "" || containsStatus(a.runAfter, prev) {
+		if prev == "" || slices.Contains(a.runAfter, prev) {
 			var err error
 			st, err = s.action(ctx, a, prefix, fr)
 			if err != nil {
@@ -238,15 +236,6 @@ func (s *runState) block(ctx context.Context, as []*action, prefix string, fr *f
 		}
 	}
 	return last, nil
-}
-
-func containsStatus(ss []string, s string) bool {
-	for _, x := range ss {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 func (s *runState) isTerminated() bool {
@@ -703,7 +692,7 @@ func appendTo(cur, v any) (any, error) {
 		}
 		return []any{v}, nil
 	case []any:
-		return append(cloneList(c), v), nil
+		return append(slices.Clone(c), v), nil
 	case string:
 		s, ok := v.(string)
 		if !ok {
@@ -713,8 +702,6 @@ func appendTo(cur, v any) (any, error) {
 	}
 	return nil, fmt.Errorf("append to a %T variable", cur)
 }
-
-func cloneList(l []any) []any { return append([]any(nil), l...) }
 
 // convertTo checks and converts a value to a variable's declared type.
 func convertTo(t expression.Type, v any) (any, error) {

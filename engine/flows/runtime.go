@@ -1,6 +1,7 @@
 package flows
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -9,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -133,18 +135,8 @@ func (r *Runtime) Flows() []*Flow {
 	for _, f := range s.byName {
 		out = append(out, f)
 	}
-	slices.SortFunc(out, func(a, b *Flow) int { return compareStrings(a.Def.Name, b.Def.Name) })
+	slices.SortFunc(out, func(a, b *Flow) int { return strings.Compare(a.Def.Name, b.Def.Name) })
 	return out
-}
-
-func compareStrings(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // Subscriptions returns a router subscription per enabled flow with an
@@ -264,7 +256,7 @@ func (r *Runtime) triggerOf(f *Flow, ev eventlog.Event) (map[string]any, error) 
 		m["Tick"] = d.Tick
 		return m, nil
 	}
-	dec := json.NewDecoder(bytesReader(ev.Data))
+	dec := json.NewDecoder(bytes.NewReader(ev.Data))
 	dec.UseNumber()
 	var d eventData
 	if err := dec.Decode(&d); err != nil {
